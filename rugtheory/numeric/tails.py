@@ -1,0 +1,68 @@
+"""Gaussian tail moments J_k(s) = E[(Z - s)_+^k] for s >= 0, accurate in relative terms.
+
+J_{-1} = phi, J_0 = Phi(-s) (``scipy.special.ndtr``), and J_k = phi(s) K_k(s) for k >= 1 with
+K_k(s) = int_0^inf w^k exp(-s w - w^2/2) dw. K_k is computed
+
+* for s <= 3 by the forward recurrence K_{k+1} = k K_{k-1} - s K_k from
+  K_0 = sqrt(pi/2) erfcx(s/sqrt(2)) (error <= 5e-14 for k <= 4, checked against mpmath);
+* for s > 3 by 32-point Gauss-Laguerre quadrature in v = s w (error <= 1e-15 there), since
+  the recurrence loses s^(2k) digits in this range.
+
+derivations/03_meanfield_loss.md, "Tail functions".
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+from scipy.special import erfcx, ndtr, roots_laguerre
+
+__all__ = ["gaussian_tails", "SWITCH", "LAGUERRE_NODES"]
+
+SWITCH = 3.0
+LAGUERRE_NODES = 32
+_SQRT_HALF_PI = np.sqrt(np.pi / 2)
+_INV_SQRT_2PI = 1.0 / np.sqrt(2 * np.pi)
+
+
+@lru_cache(maxsize=1)
+def _laguerre() -> tuple[np.ndarray, np.ndarray]:
+    nodes, weights = roots_laguerre(LAGUERRE_NODES)
+    return nodes, weights
+
+
+def _scaled_forward(s: np.ndarray, max_order: int) -> list[np.ndarray]:
+    k0 = _SQRT_HALF_PI * erfcx(s / np.sqrt(2.0))
+    scaled = [k0, 1.0 - s * k0]
+    for k in range(1, max_order):
+        scaled.append(k * scaled[k - 1] - s * scaled[k])
+    return scaled[: max_order + 1]
+
+
+def _scaled_laguerre(s: np.ndarray, max_order: int) -> list[np.ndarray]:
+    nodes, weights = _laguerre()
+    damping = np.exp(-(nodes**2) / (2.0 * s[:, None] ** 2)) * weights
+    return [(damping * nodes**k).sum(axis=1) / s ** (k + 1) for k in range(max_order + 1)]
+
+
+def gaussian_tails(s: np.ndarray | float, max_order: int) -> list[np.ndarray]:
+    """[J_{-1}(s), J_0(s), ..., J_max_order(s)] for s >= 0 (s = inf gives zeros).
+
+    >>> [round(float(v), 6) for v in gaussian_tails(0.0, 2)]
+    [0.398942, 0.5, 0.398942, 0.5]
+    """
+    s = np.asarray(s, dtype=float)
+    flat = s.reshape(-1)
+    density = _INV_SQRT_2PI * np.exp(-0.5 * flat**2)
+    out = [density, ndtr(-flat)]
+    if max_order >= 1:
+        scaled = np.zeros((max_order + 1, flat.size))
+        near = flat <= SWITCH
+        far = (flat > SWITCH) & np.isfinite(flat)
+        if near.any():
+            scaled[:, near] = np.array(_scaled_forward(flat[near], max_order))
+        if far.any():
+            scaled[:, far] = np.array(_scaled_laguerre(flat[far], max_order))
+        out += [density * scaled[k] for k in range(1, max_order + 1)]
+    return [v.reshape(s.shape) for v in out]

@@ -1,0 +1,133 @@
+"""Each parameter of the theory, declared once with its domain (THEORY.md, "Data" and "Model").
+
+The declarations drive input validation, error messages, CLI help and the hypothesis
+strategies of the tests, so a domain is never written twice.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .errors import ParameterError
+
+__all__ = [
+    "Parameter",
+    "FEATURE_PROBABILITY",
+    "RATIO",
+    "N_FEATURES",
+    "DIAG",
+    "SIGMA",
+    "BIAS",
+    "PRECISION",
+    "SAMPLES",
+    "PARAMETERS",
+]
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A named real parameter with an interval domain.
+
+    >>> FEATURE_PROBABILITY.domain_text()
+    'p in (0, 1)'
+    """
+
+    name: str
+    symbol: str
+    description: str
+    lower: float
+    upper: float
+    lower_open: bool = False
+    upper_open: bool = False
+    integer: bool = False
+    log_scale: bool = False
+    typical: tuple[float, float] | None = None
+
+    def domain_text(self) -> str:
+        """The domain as a person writes it, e.g. ``r in (0, 1]``."""
+        if self.integer:
+            if math.isinf(self.upper):
+                return f"{self.symbol} an integer >= {self.lower:g}"
+            return f"{self.symbol} an integer in [{self.lower:g}, {self.upper:g}]"
+        left = "(" if self.lower_open else "["
+        right = ")" if self.upper_open else "]"
+        if math.isinf(self.lower) and math.isinf(self.upper):
+            return f"{self.symbol} a finite real number"
+        if math.isinf(self.upper):
+            return f"{self.symbol} {'>' if self.lower_open else '>='} {self.lower:g}"
+        return f"{self.symbol} in {left}{self.lower:g}, {self.upper:g}{right}"
+
+    def contains(self, value: Any) -> np.ndarray:
+        """Elementwise membership of the domain (NaN is never inside)."""
+        x = np.asarray(value, dtype=float)
+        ok = np.isfinite(x)
+        ok = ok & ((x > self.lower) if self.lower_open else (x >= self.lower))
+        ok = ok & ((x < self.upper) if self.upper_open else (x <= self.upper))
+        if self.integer:
+            ok = ok & (np.floor(x) == x)
+        return ok
+
+    def validate(self, value: Any) -> Any:
+        """Return ``value`` as float (or float array) if every element is in the domain.
+
+        Raises ParameterError with a one-line message that names the parameter and
+        its domain.
+        """
+        try:
+            x = np.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            raise ParameterError(
+                f"{self.name} ({self.symbol}) must be a number: got {value!r}; "
+                f"valid: {self.domain_text()}"
+            ) from None
+        inside = self.contains(x)
+        if not np.all(inside):
+            bad = x[~inside].flat[0] if x.ndim else x
+            raise ParameterError(
+                f"{self.name} ({self.symbol}) = {bad!r} is out of range; valid: {self.domain_text()}"
+            )
+        if x.ndim == 0:
+            return int(x) if self.integer else float(x)
+        return x
+
+
+FEATURE_PROBABILITY = Parameter(
+    "feature_probability", "p", "probability that a feature is active (THEORY.md, Data)",
+    0.0, 1.0, lower_open=True, upper_open=True, log_scale=True, typical=(1e-30, 0.999),
+)
+RATIO = Parameter(
+    "ratio", "r", "compression ratio m/n of the hidden layer (THEORY.md, Model)",
+    0.0, 1.0, lower_open=True, typical=(1e-4, 1.0),
+)
+N_FEATURES = Parameter(
+    "n_features", "n", "number of features n", 2, math.inf, integer=True, typical=(2, 8192),
+)
+DIAG = Parameter(
+    "diag", "a", "diagonal value a = W_ii (THEORY.md, Statistics)",
+    -math.inf, math.inf, lower_open=True, upper_open=True, typical=(0.0, 2.0),
+)
+SIGMA = Parameter(
+    "sigma", "sigma", "standard deviation of the interference (THEORY.md, Statistics)",
+    0.0, math.inf, upper_open=True, typical=(0.0, 1.0),
+)
+BIAS = Parameter(
+    "bias", "beta", "effective bias beta = b + mu (THEORY.md, Statistics)",
+    -math.inf, math.inf, lower_open=True, upper_open=True, typical=(-1.0, 1.0),
+)
+PRECISION = Parameter(
+    "precision", "precision", "decimal digits of an mpmath computation", 16, 1000, integer=True,
+    typical=(20, 60),
+)
+SAMPLES = Parameter(
+    "samples", "samples", "number of Monte Carlo samples", 100, math.inf, integer=True,
+    typical=(10_000, 1_000_000),
+)
+
+PARAMETERS = {
+    prm.name: prm
+    for prm in (FEATURE_PROBABILITY, RATIO, N_FEATURES, DIAG, SIGMA, BIAS, PRECISION, SAMPLES)
+}
