@@ -1,0 +1,20 @@
+"""Weight matrices of the theory: the Hadamard Persian rug and row statistics.
+
+THEORY.md, "Statistics of a weight matrix" and "Rank bound"; derivations/05_rank_bound.md.
+numpy only.
+"""
+
+from __future__ import annotations
+
+from .hadamard import rug_matrix, rug_rows, sylvester_hadamard
+from .statistics import RowStatistics, frobenius_trace_ratio, rank_bound_ratio, row_statistics
+
+__all__ = [
+    "sylvester_hadamard",
+    "rug_matrix",
+    "rug_rows",
+    "RowStatistics",
+    "row_statistics",
+    "frobenius_trace_ratio",
+    "rank_bound_ratio",
+]
