@@ -19,7 +19,7 @@ import numpy as np
 from . import _generated as gen
 from .tails import gaussian_tails
 
-__all__ = ["evaluate", "loss", "QUANTITIES", "LEGENDRE_NODES"]
+__all__ = ["evaluate", "evaluate_many", "loss", "QUANTITIES", "LEGENDRE_NODES"]
 
 QUANTITIES = ("loss", "d_a", "d_beta", "d_aa", "d_abeta", "d_betabeta")
 LEGENDRE_NODES = 32
@@ -39,14 +39,18 @@ def _tail_argument(region: str, mean: np.ndarray, sigma: np.ndarray) -> np.ndarr
     return np.maximum(s, 0.0)
 
 
-def _inactive(quantity: str, a, beta, sigma) -> np.ndarray:
+def _inactive(quantities, a, beta, sigma) -> list[np.ndarray]:
     region_l = beta <= 0
-    s = _tail_argument("L", beta, sigma)
-    s = np.where(region_l, s, _tail_argument("R", beta, sigma))
+    s = np.where(region_l, _tail_argument("L", beta, sigma), _tail_argument("R", beta, sigma))
     tails = gaussian_tails(s, gen.MAX_TAIL_ORDER)
-    value_l = gen.FORMS[quantity, "L"][3](a, beta, sigma, tails)
-    value_r = gen.FORMS[quantity, "R"][3](a, beta, sigma, tails)
-    return np.where(region_l, value_l, value_r)
+    return [
+        np.where(
+            region_l,
+            gen.FORMS[q, "L"][3](a, beta, sigma, tails),
+            gen.FORMS[q, "R"][3](a, beta, sigma, tails),
+        )
+        for q in quantities
+    ]
 
 
 def _regions(a, beta):
@@ -66,52 +70,69 @@ def _regions(a, beta):
     return {"L": (l_lo, l_hi), "R": (r_lo, r_hi)}, split, interior
 
 
-def _active_closed(quantity: str, a, beta, sigma) -> np.ndarray:
+def _active_closed(quantities, a, am1, beta, sigma) -> list[np.ndarray]:
     regions, split, interior = _regions(a, beta)
-    total = np.zeros_like(a)
+    totals = [np.zeros_like(a) for _ in quantities]
     for region, (lo, hi) in regions.items():
-        poly, tail = gen.FORMS[quantity, region][:2]
         width = hi - lo
-        simpson = width / 6.0 * (
-            poly(a, beta, sigma, lo) + 4.0 * poly(a, beta, sigma, 0.5 * (lo + hi)) + poly(a, beta, sigma, hi)
-        )
+        nonempty = width > 0
+        mid = 0.5 * (lo + hi)
         ends = []
         for end in (lo, hi):
             s = _tail_argument(region, a * end + beta, sigma)
             s = np.where(interior & (end == split), 0.0, s)  # m(u_c) = 0 exactly
-            ends.append(tail(a, beta, sigma, end, gaussian_tails(s, gen.MAX_TAIL_ORDER)))
-        total = total + np.where(width > 0, simpson + ends[0] - ends[1], 0.0)
-    return total
+            ends.append(gaussian_tails(np.where(nonempty, s, np.inf), gen.MAX_TAIL_ORDER))
+        for i, q in enumerate(quantities):
+            poly, tail = gen.FORMS[q, region][:2]
+            simpson = width / 6.0 * (
+                poly(a, am1, beta, sigma, lo) + 4.0 * poly(a, am1, beta, sigma, mid) + poly(a, am1, beta, sigma, hi)
+            )
+            value = simpson + tail(a, beta, sigma, lo, ends[0]) - tail(a, beta, sigma, hi, ends[1])
+            totals[i] = totals[i] + np.where(nonempty, value, 0.0)
+    return totals
 
 
-def _active_quadrature(quantity: str, a, beta, sigma) -> np.ndarray:
+def _active_quadrature(quantities, a, am1, beta, sigma) -> list[np.ndarray]:
     nodes, weights = _legendre()
-    a_, beta_, sigma_ = (v[..., None] for v in (a, beta, sigma))
+    a_, am1_, beta_, sigma_ = (v[..., None] for v in (a, am1, beta, sigma))
     mean = a_ * nodes + beta_
-    values = []
-    for region in ("L", "R"):
-        s = _tail_argument(region, mean, sigma_)
-        point = gen.FORMS[quantity, region][2]
-        values.append(point(a_, beta_, sigma_, nodes, gaussian_tails(s, gen.MAX_TAIL_ORDER)))
-    integrand = np.where(mean <= 0, values[0], values[1])
-    return (integrand * weights).sum(axis=-1)
+    tails = {
+        region: gaussian_tails(_tail_argument(region, mean, sigma_), gen.MAX_TAIL_ORDER)
+        for region in ("L", "R")
+    }
+    out = []
+    for q in quantities:
+        values = [gen.FORMS[q, region][2](a_, am1_, beta_, sigma_, nodes, tails[region]) for region in ("L", "R")]
+        integrand = np.where(mean <= 0, values[0], values[1])
+        out.append((integrand * weights).sum(axis=-1))
+    return out
 
 
-def evaluate(quantity: str, p, a, beta, sigma) -> np.ndarray:
-    """A quantity of QUANTITIES at broadcast (p, a, beta, sigma); derivatives tie sigma = kappa a."""
-    p, a, beta, sigma = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (p, a, beta, sigma)))
+def evaluate_many(quantities, p, a, beta, sigma, a_minus_one=None) -> list[np.ndarray]:
+    """Several quantities of QUANTITIES at broadcast (p, a, beta, sigma), sharing the tail work.
+
+    Derivatives are in (a, beta) with sigma = kappa a tied (derivations/04_gradient_hessian.md).
+    ``a_minus_one`` gives a - 1 exactly when a is within rounding of 1 (the solver near p -> 0).
+    """
+    if a_minus_one is None:
+        a_minus_one = np.asarray(a, dtype=float) - 1.0
+    arrays = (np.asarray(v, dtype=float) for v in (p, a, a_minus_one, beta, sigma))
+    p, a, am1, beta, sigma = np.broadcast_arrays(*arrays)
     shape = p.shape
-    p, a, beta, sigma = (v.reshape(-1) for v in (p, a, beta, sigma))
-    active = np.empty_like(a)
+    p, a, am1, beta, sigma = (v.reshape(-1) for v in (p, a, am1, beta, sigma))
+    active = [np.empty_like(a) for _ in quantities]
     by_quadrature = (np.abs(a) < sigma) | (a == 0)
-    closed = ~by_quadrature
-    if closed.any():
-        active[closed] = _active_closed(quantity, a[closed], beta[closed], sigma[closed])
-    if by_quadrature.any():
-        idx = by_quadrature
-        active[idx] = _active_quadrature(quantity, a[idx], beta[idx], sigma[idx])
-    value = (1.0 - p) * _inactive(quantity, a, beta, sigma) + p * active
-    return value.reshape(shape)
+    for mask, method in ((~by_quadrature, _active_closed), (by_quadrature, _active_quadrature)):
+        if mask.any():
+            for target, value in zip(active, method(quantities, a[mask], am1[mask], beta[mask], sigma[mask])):
+                target[mask] = value
+    inactive = _inactive(quantities, a, beta, sigma)
+    return [((1.0 - p) * i + p * act).reshape(shape) for i, act in zip(inactive, active)]
+
+
+def evaluate(quantity: str, p, a, beta, sigma, a_minus_one=None) -> np.ndarray:
+    """One quantity of QUANTITIES at broadcast (p, a, beta, sigma)."""
+    return evaluate_many((quantity,), p, a, beta, sigma, a_minus_one)[0]
 
 
 def loss(p, a, sigma, beta) -> np.ndarray:

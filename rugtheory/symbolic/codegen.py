@@ -29,7 +29,9 @@ HEADER = '''"""Stable mean-field loss and tied derivatives, generated from rugth
 Do not edit: run ``python -m rugtheory.symbolic.codegen``. ``tails[k + 1]`` holds J_k(s) at
 the point in question (``rugtheory.numeric.tails``). For each quantity and region:
 
-* ``poly``: the polynomial part of the integrand at u (integrated by Simpson's rule);
+* ``poly``: the polynomial part of the integrand at u (integrated by Simpson's rule); it takes
+  ``am1 = a - 1`` separately, since near p -> 0 the optimum has a - 1 ~ sigma, below float64's
+  resolution of a itself;
 * ``tail``: du/ds * W at an endpoint (u, s), so a region contributes tail(lo) - tail(hi);
 * ``point``: the whole integrand at u, for quadrature;
 * ``inactive``: the inactive part's quantity with s = |beta|/sigma.
@@ -51,16 +53,24 @@ def _function(name: str, args: str, expr: sp.Expr) -> str:
     return f"def {name}({args}):\n    return {body}\n"
 
 
-def _poly_function(name: str, expr: sp.Expr) -> str:
-    """A polynomial part, written in the linear residual w = (a - 1) u + beta so squares stay squares."""
+def _residual_body(expr: sp.Expr) -> tuple[bool, str]:
+    """Code for a polynomial in the linear residual w = (a - 1) u + beta, so squares stay squares."""
     residual = sp.Symbol("w")
     in_residual = sp.factor_terms(sp.expand(expr.subs(beta, residual - (a - 1) * u)))
-    body = _code(in_residual)
+    return in_residual.has(residual), _code(in_residual)
+
+
+def _poly_function(name: str, poly: sp.Expr, tails: sp.Expr | None = None) -> str:
+    """A polynomial part (plus, for ``point``, the tail terms) taking am1 = a - 1 exactly."""
+    uses_residual, body = _residual_body(poly)
+    args = "a, am1, beta, sigma, u" + (", tails" if tails is not None else "")
+    lines = [f"def {name}({args}):"]
+    if uses_residual:
+        lines.append("    w = am1 * u + beta  # the linear residual m - u, with am1 = a - 1 given exactly")
+    if tails is not None and tails != 0:
+        body = f"{body} + ({_code(tails)})" if body != "0" else _code(tails)
     if body == "0":
         body = "0.0 * a"
-    lines = [f"def {name}(a, beta, sigma, u):"]
-    if in_residual.has(residual):
-        lines.append("    w = (a - 1) * u + beta  # the linear residual m - u")
     lines.append(f"    return {body}")
     return "\n".join(lines) + "\n"
 
@@ -77,12 +87,12 @@ def generate() -> str:
             form = forms[quantity, region]
             stem = f"{quantity}_{region}"
             tail = sp.simplify(du_ds(region) * form.antiderivative)
-            point = form.poly + sum(c * J(k, s) for k, c in form.tails.items())
+            point = sum(c * J(k, s) for k, c in form.tails.items())
             for expr in (tail, point, inactive[quantity, region]):
                 orders += [int(f.args[0]) for f in expr.atoms(J)]
             chunks.append(_poly_function(f"{stem}_poly", form.poly))
             chunks.append(_function(f"{stem}_tail", "a, beta, sigma, u, tails", tail))
-            chunks.append(_function(f"{stem}_point", "a, beta, sigma, u, tails", point))
+            chunks.append(_poly_function(f"{stem}_point", form.poly, point))
             chunks.append(_function(f"{stem}_inactive", "a, beta, sigma, tails", inactive[quantity, region]))
             table.append(
                 f'    ("{quantity}", "{region}"): ({stem}_poly, {stem}_tail, {stem}_point, {stem}_inactive),'
