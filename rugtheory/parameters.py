@@ -86,7 +86,7 @@ class Parameter:
             ) from None
         inside = self.contains(x)
         if not np.all(inside):
-            bad = x[~inside].flat[0] if x.ndim else x
+            bad = float(x[~inside].flat[0] if x.ndim else x)
             raise ParameterError(
                 f"{self.name} ({self.symbol}) = {bad!r} is out of range; valid: {self.domain_text()}"
             )

@@ -41,11 +41,16 @@ def linear_loss(p, r):
 
 @dataclass(frozen=True)
 class OptimalModel:
-    """The optimal mean-field model at one (p, r); ``bias`` is the effective bias beta."""
+    """The optimal mean-field model at one (p, r); ``bias`` is the effective bias beta.
+
+    ``a_minus_one`` is a - 1 to full relative precision (near p -> 0 it is ~sigma, below the
+    resolution of ``a``); ``gain`` is loss_linear / loss.
+    """
 
     p: float
     r: float
     a: float
+    a_minus_one: float
     bias: float
     sigma: float
     loss: float
@@ -90,7 +95,7 @@ def _starts(p, r, k):
     and Newton moves t by only ~1/|t| per step.
     """
     depth = np.sqrt(2.0 * np.log1p((1.0 - p) / p))
-    fractions = np.linspace(0.0, 1.0, 12)
+    fractions = np.linspace(0.0, 1.0, 8)
     t_grid = (-1.3 * depth - 1.0)[None, :] + fractions[:, None] * (1.3 * depth + 2.0)[None, :]
     a_values = [r, np.sqrt(r), np.ones_like(p), 1.4 * np.ones_like(p)]
     a0 = [r] + [np.broadcast_to(av, p.shape) for av in a_values for _ in range(t_grid.shape[0])]

@@ -64,7 +64,7 @@ def gaussian_tails(s: np.ndarray | float, max_order: int) -> list[np.ndarray]:
             scaled[:, near] = np.array(_scaled_forward(flat[near], max_order))
         lower = SWITCH
         for upper, count in LAGUERRE_TIERS:
-            tier = (flat > lower) & (flat <= upper) & np.isfinite(flat)
+            tier = (flat > lower) & (flat <= upper) & (density > 0.0)  # J_k = 0 where phi underflows
             if tier.any():
                 scaled[:, tier] = _scaled_laguerre(flat[tier], max_order, count)
             lower = upper

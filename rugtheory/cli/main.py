@@ -1,0 +1,209 @@
+"""The ``rugtheory`` command: solve, loss, derive, report.
+
+Text by default, JSON with ``--json``. Bad input gets a one-line message naming the parameter
+and its valid range, and exit code 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+
+from ..errors import ParameterError
+from ..parameters import BIAS, DIAG, FEATURE_PROBABILITY, PRECISION, RATIO, SAMPLES, SIGMA, Parameter
+
+__all__ = ["main", "build_parser"]
+
+REPORT_P = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
+REPORT_R = (0.1, 0.25, 0.5)
+METHODS = ("closed_form", "quadrature", "mpmath", "monte_carlo")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit code 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(2)
+
+
+def _number(parameter: Parameter):
+    """An argparse type that reads a float and says which parameter failed."""
+
+    def parse(text: str) -> float:
+        try:
+            return float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{parameter.name} ({parameter.symbol}) must be a number: got {text!r}; "
+                f"valid: {parameter.domain_text()}"
+            ) from None
+
+    parse.__name__ = parameter.name
+    return parse
+
+
+def _integer(parameter: Parameter):
+    def parse(text: str) -> int:
+        try:
+            return int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{parameter.name} must be an integer: got {text!r}; valid: {parameter.domain_text()}"
+            ) from None
+
+    parse.__name__ = parameter.name
+    return parse
+
+
+def _help(parameter: Parameter) -> str:
+    return f"{parameter.description}; {parameter.domain_text()}"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="rugtheory", description="Mean-field theory of the Persian rug toy model.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    solve = sub.add_parser("solve", help="optimal mean-field model L*(p, r)")
+    solve.add_argument("--p", type=_number(FEATURE_PROBABILITY), required=True, help=_help(FEATURE_PROBABILITY))
+    solve.add_argument("--r", type=_number(RATIO), required=True, help=_help(RATIO))
+    solve.add_argument("--precision", type=_integer(PRECISION), help="refine in mpmath to this many digits")
+    solve.add_argument("--json", action="store_true", help="print JSON")
+
+    loss = sub.add_parser("loss", help="mean-field loss l(a, sigma, beta; p)")
+    loss.add_argument("--p", type=_number(FEATURE_PROBABILITY), required=True, help=_help(FEATURE_PROBABILITY))
+    loss.add_argument("--a", type=_number(DIAG), required=True, help=_help(DIAG))
+    loss.add_argument("--sigma", type=_number(SIGMA), required=True, help=_help(SIGMA))
+    loss.add_argument("--bias", type=_number(BIAS), required=True, help=_help(BIAS))
+    loss.add_argument("--method", default="closed_form", help="one of " + ", ".join(METHODS))
+    loss.add_argument("--precision", type=_integer(PRECISION), default=50, help="digits for --method mpmath")
+    loss.add_argument("--samples", type=_integer(SAMPLES), default=1_000_000, help="for --method monte_carlo")
+    loss.add_argument("--seed", type=int, default=0, help="for --method monte_carlo")
+    loss.add_argument("--json", action="store_true", help="print JSON")
+
+    derive = sub.add_parser("derive", help="derive and print the closed-form mean-field loss")
+    derive.add_argument("--latex", action="store_true", help="print LaTeX")
+    derive.add_argument("--json", action="store_true", help="print JSON")
+
+    report = sub.add_parser("report", help="table of L*(p, r) against the linear baseline")
+    report.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def _emit(payload, as_json: bool, text: str) -> None:
+    if as_json:
+        print(json.dumps(payload, indent=2, allow_nan=False, default=float))
+    else:
+        print(text)
+
+
+def _cmd_solve(args: argparse.Namespace) -> None:
+    from ..optimum import solve
+
+    model = solve(args.p, args.r, precision=args.precision)
+    payload = model.to_dict()
+    if math.isinf(payload["gain"]):
+        payload["gain"] = None
+    lines = [
+        f"optimal mean-field model at p = {model.p:.6g}, r = {model.r:.6g}",
+        f"  a*      = {model.a:.12g}   (a* - 1 = {model.a_minus_one:.6g})",
+        f"  bias*   = {model.bias:.12g}   (effective bias beta)",
+        f"  sigma   = {model.sigma:.12g}",
+        f"  L*      = {model.loss:.12g}",
+        f"  L_lin   = {model.loss_linear:.12g}",
+        f"  L_lin/L* = {model.gain:.6g}" if model.loss > 0 else "  L* = 0 (W = I)",
+    ]
+    if model.decimal:
+        lines.append(f"  to {model.precision} digits:")
+        lines += [f"    {key:<12} {value}" for key, value in model.decimal.items()]
+    _emit(payload, args.json, "\n".join(lines))
+
+
+def _cmd_loss(args: argparse.Namespace) -> None:
+    from ..numeric.loss import estimate_loss
+
+    estimate = estimate_loss(
+        args.p, args.a, args.sigma, args.bias, method=args.method,
+        precision=args.precision, samples=args.samples, seed=args.seed,
+    )
+    payload = estimate.to_dict()
+    text = (
+        f"mean-field loss at p = {args.p:.6g}, a = {args.a:.6g}, sigma = {args.sigma:.6g}, "
+        f"bias = {args.bias:.6g}\n  loss = {estimate.decimal}   (method {estimate.method}, "
+        f"error {estimate.error:.3g})"
+    )
+    _emit(payload, args.json, text)
+
+
+def _cmd_derive(args: argparse.Namespace) -> None:
+    import sympy as sp
+
+    from ..symbolic.gaussian import m, relu_moment
+    from ..symbolic.meanfield import latex_loss, meanfield_form
+
+    form = meanfield_form()
+    text = "\n".join(
+        [
+            "l(a, sigma, beta; p) = (1 - p) G2(beta) + p/3 + (p/a) [Q(a + beta) - Q(beta)]",
+            f"G2(m) = {sp.sstr(relu_moment(2))}",
+            f"Q(m)  = {sp.sstr(form.antiderivative)}",
+            "with Phi, phi the standard normal cdf and pdf (derivations/03_meanfield_loss.md).",
+        ]
+    )
+    latex = latex_loss()
+    if args.json:
+        _emit({"loss": sp.sstr(form.loss), "G2": sp.sstr(relu_moment(2)),
+               "Q": sp.sstr(form.antiderivative), "latex": latex, "variable": str(m)}, True, "")
+    else:
+        print(latex if args.latex else text)
+
+
+def _cmd_report(args: argparse.Namespace) -> None:
+    from ..optimum import solve_grid
+
+    grid = solve_grid(REPORT_P, REPORT_R)
+    rows = []
+    for i, p in enumerate(REPORT_P):
+        for j, r in enumerate(REPORT_R):
+            rows.append({
+                "p": p, "r": r, "a": float(grid.a[i, j]), "bias": float(grid.bias[i, j]),
+                "sigma": float(grid.sigma[i, j]), "loss": float(grid.loss[i, j]),
+                "loss_linear": float(grid.loss_linear[i, j]),
+                "gain": float(grid.loss_linear[i, j] / grid.loss[i, j]),
+            })
+    header = f"{'p':>8} {'r':>5} {'a*':>9} {'bias*':>11} {'L*':>11} {'L_lin':>11} {'L_lin/L*':>9}"
+    lines = [
+        "Optimal Persian-rug mean-field model (THEORY.md): L*(p, r) = min over (a, beta),",
+        "sigma at the rank bound; L_lin = (1 - r)(p/3 - p^2/4) is the best linear model.",
+        "",
+        header,
+        "-" * len(header),
+    ]
+    for row in rows:
+        lines.append(
+            f"{row['p']:>8.0e} {row['r']:>5.2f} {row['a']:>9.5f} {row['bias']:>11.3e} "
+            f"{row['loss']:>11.4e} {row['loss_linear']:>11.4e} {row['gain']:>9.3g}"
+        )
+    _emit({"rows": rows}, args.json, "\n".join(lines))
+
+
+_COMMANDS = {"solve": _cmd_solve, "loss": _cmd_loss, "derive": _cmd_derive, "report": _cmd_report}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``rugtheory`` command; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        _COMMANDS[args.command](args)
+    except ParameterError as error:
+        sys.stderr.write(f"rugtheory {args.command}: error: {str(error).splitlines()[0]}\n")
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
