@@ -133,8 +133,9 @@ def _newton(p, k, delta, beta, iterations: int, tol: float):
         shift = np.where(low > 1e-12 * trace, 0.0, -low + 1e-6 * trace + 1e-300)
         h11s, h22s = h11 + shift, h22 + shift
         det = h11s * h22s - h12 * h12
-        d1 = -(h22s * g1 - h12 * g2) / det
-        d2 = -(h11s * g2 - h12 * g1) / det
+        with np.errstate(divide="ignore", invalid="ignore"):  # det = 0 on the dead plateau: stop there
+            d1 = -(h22s * g1 - h12 * g2) / det
+            d2 = -(h11s * g2 - h12 * g1) / det
         decrement = -(g1 * d1 + g2 * d2)
         converged = (decrement <= tol * np.abs(l0)) | ~np.isfinite(decrement)
         done[idx[converged]] = True
