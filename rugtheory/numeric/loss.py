@@ -1,0 +1,179 @@
+"""The mean-field loss, one entry point with an explicit ``method`` (THEORY.md, "Mean-field (large n) limit").
+
+    l(a, sigma, beta; p) = (1 - p) E[ReLU(beta + sigma Z)^2]
+                           + p int_0^1 E[(ReLU(a u + beta + sigma Z) - u)^2] du,   Z ~ N(0, 1).
+
+Methods:
+
+* ``closed_form``: the stable float64 closed form (``closed_form.loss``), vectorised;
+* ``quadrature``: nested ``scipy.integrate.quad`` of the definition (``quadrature``);
+* ``mpmath``: the symbolic closed form at adaptive high precision (``reference``);
+* ``monte_carlo``: stratified sampling of the definition (``montecarlo``).
+
+Every method returns a float for scalar inputs; ``closed_form`` also takes arrays and then
+returns an ndarray. The methods are held against each other in tests/test_loss_methods.py.
+
+>>> round(meanfield_loss(0.5, 0.0, 0.0, 0.0), 15)  # W = 0, b = 0 gives p/3
+0.166666666666667
+>>> estimate_loss(0.5, 0.0, 0.0, 0.0, method="mpmath", precision=20).decimal
+'0.16666666666666666667'
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import ParameterError
+from ..parameters import BIAS, DIAG, FEATURE_PROBABILITY, PRECISION, SAMPLES, SIGMA
+
+__all__ = ["METHODS", "CLOSED_FORM_RELATIVE_ERROR", "LossEstimate", "meanfield_loss", "estimate_loss"]
+
+METHODS = ("closed_form", "quadrature", "mpmath", "monte_carlo")
+
+# The stated error of closed_form, relative to |loss|. The Gaussian tails it is built from are
+# accurate to ~1e-14 relative (rugtheory/numeric/tails.py, checked against 60-digit mpmath) and
+# the assembly adds a few roundings. Against the mpmath reference the measured disagreement is
+# ~1e-16 typically (median of 1500 random points over p in [1e-30, 1)) and 1.6e-14 at worst;
+# on the table of tests/test_loss_methods.py the worst is 1.1e-14 (p = 1e-8, beta = -3 sigma).
+# 1e-13 covers that with a margin. (Known exception: nan for 0 < |a| < ~1e-162, see that test.)
+CLOSED_FORM_RELATIVE_ERROR = 1e-13
+
+
+@dataclass(frozen=True)
+class LossEstimate:
+    """A loss value with its error and provenance.
+
+    ``error`` is absolute: the standard error (monte_carlo), quad's error estimate
+    (quadrature), 10^-precision |loss| (mpmath) or CLOSED_FORM_RELATIVE_ERROR |loss|
+    (closed_form). ``decimal`` is the value as a string: ``precision`` significant digits
+    for mpmath, ``repr(float)`` otherwise.
+    """
+
+    loss: float
+    error: float
+    method: str
+    decimal: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a plain dict (JSON-ready)."""
+        return asdict(self)
+
+
+def _check_method(method: Any) -> str:
+    if not isinstance(method, str) or method not in METHODS:
+        raise ParameterError(f"method = {method!r} is unknown; valid: {', '.join(METHODS)}")
+    return method
+
+
+def _check_seed(seed: Any) -> int:
+    try:
+        value = int(seed)
+        ok = value == seed and value >= 0 and not isinstance(seed, bool)
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        raise ParameterError(f"seed = {seed!r} is out of range; valid: seed an integer >= 0")
+    return value
+
+
+def _validated(p: Any, a: Any, sigma: Any, bias: Any, method: Any, precision: Any, samples: Any, seed: Any):
+    method = _check_method(method)
+    values = (
+        FEATURE_PROBABILITY.validate(p),
+        DIAG.validate(a),
+        SIGMA.validate(sigma),
+        BIAS.validate(bias),
+    )
+    PRECISION.validate(precision)
+    SAMPLES.validate(samples)
+    _check_seed(seed)
+    return method, values
+
+
+def _require_scalars(method: str, values: tuple[Any, ...]) -> None:
+    if any(np.ndim(v) for v in values):
+        raise ParameterError(
+            f"method = {method!r} takes scalar inputs only; valid for arrays: 'closed_form'"
+        )
+
+
+def _estimate(
+    method: str, values: tuple[float, ...], precision: int, samples: int, seed: int
+) -> LossEstimate:
+    p, a, sigma, bias = values
+    if method == "closed_form":
+        from .closed_form import loss
+
+        value = float(loss(p, a, sigma, bias))
+        return LossEstimate(value, CLOSED_FORM_RELATIVE_ERROR * abs(value), method, repr(value))
+    if method == "quadrature":
+        from .quadrature import meanfield_loss_quad_with_error
+
+        value, error = meanfield_loss_quad_with_error(p, a, sigma, bias)
+        return LossEstimate(float(value), float(error), method, repr(float(value)))
+    if method == "mpmath":
+        import mpmath
+
+        from .reference import meanfield_loss_mp
+
+        exact = meanfield_loss_mp(p, a, sigma, bias, precision=precision)
+        value = float(exact)
+        return LossEstimate(value, 10.0 ** (-precision) * abs(value), method, mpmath.nstr(exact, precision))
+    from .montecarlo import meanfield_loss_mc
+
+    result = meanfield_loss_mc(p, a, sigma, bias, samples=samples, seed=seed)
+    return LossEstimate(result.loss, result.standard_error, method, repr(result.loss))
+
+
+def meanfield_loss(
+    p: Any,
+    a: Any,
+    sigma: Any,
+    bias: Any,
+    method: str = "closed_form",
+    precision: int = 50,
+    samples: int = 1_000_000,
+    seed: int = 0,
+) -> Any:
+    """The mean-field loss l(a, sigma, beta = bias; p) of THEORY.md by the chosen ``method``.
+
+    Returns a float for scalar inputs (the rounded value for mpmath, the point estimate for
+    monte_carlo) and, for closed_form only, an ndarray for array inputs. ``precision`` (digits,
+    mpmath) and ``samples``/``seed`` (monte_carlo) are validated always, used where they apply.
+    Raises ParameterError (a ValueError) naming the parameter and its range.
+
+    >>> meanfield_loss(0.1, 1.0, 0.0, 0.0, method="quadrature")  # a = 1, no interference
+    0.0
+    """
+    method, values = _validated(p, a, sigma, bias, method, precision, samples, seed)
+    if method == "closed_form" and any(np.ndim(v) for v in values):
+        from .closed_form import loss
+
+        return np.asarray(loss(*values), dtype=float)
+    _require_scalars(method, values)
+    return _estimate(method, values, int(precision), int(samples), int(seed)).loss
+
+
+def estimate_loss(
+    p: Any,
+    a: Any,
+    sigma: Any,
+    bias: Any,
+    method: str = "closed_form",
+    precision: int = 50,
+    samples: int = 1_000_000,
+    seed: int = 0,
+) -> LossEstimate:
+    """The mean-field loss with its error and a decimal string (scalar inputs only).
+
+    See LossEstimate for what ``error`` means for each method.
+
+    >>> estimate_loss(0.5, 0.0, 0.0, 0.0, method="monte_carlo", samples=1000).method
+    'monte_carlo'
+    """
+    method, values = _validated(p, a, sigma, bias, method, precision, samples, seed)
+    _require_scalars(method, values)
+    return _estimate(method, values, int(precision), int(samples), int(seed))
