@@ -186,10 +186,11 @@ def test_estimates_report_their_method_and_error():
         assert abs(mpmath.mpf(decimal) - reference) <= mpmath.mpf(10) ** -39 * reference
 
 
-@pytest.mark.xfail(strict=True, reason="closed_form: a^2 underflows for 0 < |a| < ~1e-162 (0/0 -> nan)")
-def test_closed_form_tiny_diag_is_finite():
-    # Reported, not fixed here: with sigma <= |a| the closed branch divides by a**2.
-    assert math.isfinite(float(closed_form_loss(0.1, 1e-200, 0.0, -0.1)))
+@pytest.mark.parametrize("point", [(0.1, 1e-200, 0.0, -0.1), (0.1, 1e-300, 1e-300, -1e-300), (0.3, -1e-120, 0.0, 0.2)])
+def test_closed_form_tiny_diag_matches_mpmath(point):
+    # 0 < |a| < 1e-100 goes to the quadrature branch: the closed branch's 1/a^2 would underflow.
+    value = float(closed_form_loss(*point))
+    assert value == pytest.approx(float(meanfield_loss_mp(*point, precision=30)), rel=1e-14)
 
 
 def _typical(parameter: Parameter) -> st.SearchStrategy[float]:

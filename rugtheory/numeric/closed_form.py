@@ -4,7 +4,7 @@ Assembles the generated stable forms (``_generated.py``, from ``symbolic/stable.
 
     q = (1 - p) inactive + p sum_regions [ Simpson(poly, u_lo, u_hi) + tail(u_lo, s_lo) - tail(u_hi, s_hi) ].
 
-Where |a| < sigma (and a = 0) the u-integral of the same stable integrand is done by
+Where |a| < sigma (and |a| < 1e-100) the u-integral of the same stable integrand is done by
 Gauss-Legendre quadrature instead: there the integrand varies on the scale sigma/|a| >= 1
 in u, so 32 nodes are exact to rounding, and the endpoint differences would cancel.
 derivations/03_meanfield_loss.md, "Stable evaluation".
@@ -121,7 +121,9 @@ def evaluate_many(quantities, p, a, beta, sigma, a_minus_one=None) -> list[np.nd
     shape = p.shape
     p, a, am1, beta, sigma = (v.reshape(-1) for v in (p, a, am1, beta, sigma))
     active = [np.empty_like(a) for _ in quantities]
-    by_quadrature = (np.abs(a) < sigma) | (a == 0)
+    # |a| < 1e-100 too: the closed form's 1/a^2 would underflow to 0/0 (the integrand is then
+    # constant in u to rounding, which the quadrature integrates exactly).
+    by_quadrature = (np.abs(a) < sigma) | (np.abs(a) < 1e-100)
     for mask, method in ((~by_quadrature, _active_closed), (by_quadrature, _active_quadrature)):
         if mask.any():
             for target, value in zip(active, method(quantities, a[mask], am1[mask], beta[mask], sigma[mask])):

@@ -1,0 +1,80 @@
+"""The rugtheory command, run as a user would (a subprocess), text and JSON."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from rugtheory.optimum import solve
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "rugtheory", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_solve_json_has_the_contract_keys_and_matches_the_api():
+    out = run("solve", "--p", "0.001", "--r", "0.25", "--json")
+    assert out.returncode == 0, out.stderr
+    payload = json.loads(out.stdout)
+    assert {"p", "r", "a", "bias", "sigma", "loss", "loss_linear"} <= payload.keys()
+    assert payload["loss"] == solve(0.001, 0.25).loss
+
+
+def test_solve_with_precision_prints_digits():
+    out = run("solve", "--p", "1e-30", "--r", "0.5", "--precision", "40", "--json")
+    assert out.returncode == 0, out.stderr
+    payload = json.loads(out.stdout)
+    assert payload["precision"] == 40
+    assert payload["decimal"]["loss"].startswith("1.08768932")
+
+
+def test_loss_json_and_text():
+    out = run("loss", "--p", "0.1", "--a", "1", "--sigma", "0.2", "--bias", "-0.1", "--json")
+    assert out.returncode == 0, out.stderr
+    payload = json.loads(out.stdout)
+    assert payload["loss"] == pytest.approx(0.011525268680800503, rel=1e-14)  # 200-digit readable form
+    text = run("loss", "--p", "0.1", "--a", "1", "--sigma", "0.2", "--bias", "-0.1", "--method", "quadrature")
+    assert text.returncode == 0 and "0.0115252686" in text.stdout
+
+
+def test_derive_prints_the_closed_form():
+    out = run("derive")
+    assert out.returncode == 0 and "Q(m)" in out.stdout and "Phi(m/sigma)" in out.stdout
+    latex = run("derive", "--latex")
+    assert latex.returncode == 0 and r"\Phi" in latex.stdout
+
+
+def test_report_table():
+    out = run("report")
+    assert out.returncode == 0, out.stderr
+    assert "L_lin/L*" in out.stdout and len(out.stdout.splitlines()) >= 18 + 5
+    rows = json.loads(run("report", "--json").stdout)["rows"]
+    assert len(rows) == 18 and all(row["loss"] < row["loss_linear"] for row in rows)
+
+
+@pytest.mark.parametrize(
+    "args, name",
+    [
+        (("solve", "--p", "0", "--r", "0.5"), "feature_probability"),
+        (("solve", "--p", "1", "--r", "0.5"), "feature_probability"),
+        (("solve", "--p", "nan", "--r", "0.5"), "feature_probability"),
+        (("solve", "--p", "0.1", "--r", "0"), "ratio"),
+        (("solve", "--p", "0.1", "--r", "1.5"), "ratio"),
+        (("solve", "--p", "abc", "--r", "0.5"), "feature_probability"),
+        (("solve", "--p", "0.1", "--r", "0.5", "--precision", "5"), "precision"),
+        (("loss", "--p", "0.1", "--a", "1", "--sigma", "-1", "--bias", "0"), "sigma"),
+        (("loss", "--p", "0.1", "--a", "nan", "--sigma", "1", "--bias", "0"), "diag"),
+        (("loss", "--p", "0.1", "--a", "1", "--sigma", "1", "--bias", "0", "--method", "magic"), "method"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_no_traceback(args, name):
+    out = run(*args)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and name in lines[0] and "Traceback" not in out.stderr
+    assert "valid" in lines[0]
