@@ -42,6 +42,12 @@ def test_loss_json_and_text():
     assert text.returncode == 0 and "0.0115252686" in text.stdout
 
 
+def test_negative_numbers_in_scientific_notation_are_values():
+    out = run("loss", "--p", "1e-30", "--a", "1", "--sigma", "1e-15", "--bias", "-1.2e-14", "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["loss"] == pytest.approx(1.4500002385797052e-58, rel=1e-14)  # 200 digits
+
+
 def test_derive_prints_the_closed_form():
     out = run("derive")
     assert out.returncode == 0 and "Q(m)" in out.stdout and "Phi(m/sigma)" in out.stdout

@@ -193,10 +193,26 @@ def _cmd_report(args: argparse.Namespace) -> None:
 _COMMANDS = {"solve": _cmd_solve, "loss": _cmd_loss, "derive": _cmd_derive, "report": _cmd_report}
 
 
+def _join_negative_numbers(argv: Sequence[str]) -> list[str]:
+    """``--bias -1e-15`` -> ``--bias=-1e-15``: argparse takes '-1e-15' for an option otherwise."""
+    out: list[str] = []
+    for token in argv:
+        if out and token.startswith("-") and out[-1].startswith("--") and "=" not in out[-1]:
+            try:
+                float(token)
+            except ValueError:
+                pass
+            else:
+                out[-1] = f"{out[-1]}={token}"
+                continue
+        out.append(token)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rugtheory`` command; returns the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_join_negative_numbers(sys.argv[1:] if argv is None else argv))
     try:
         _COMMANDS[args.command](args)
     except ParameterError as error:
