@@ -218,6 +218,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ParameterError as error:
         sys.stderr.write(f"rugtheory {args.command}: error: {str(error).splitlines()[0]}\n")
         return 2
+    except BrokenPipeError:  # e.g. `rugtheory report | head`
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     return 0
 
 
