@@ -74,6 +74,7 @@ def solve_grid(p_values, r_values) -> OptimalGrid:
         p=p_grid,
         r=r_grid,
         a=out["a"].reshape(shape),
+        a_minus_one=out["a_minus_one"].reshape(shape),
         bias=out["bias"].reshape(shape),
         sigma=out["sigma"].reshape(shape),
         loss=out["loss"].reshape(shape),

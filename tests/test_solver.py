@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
+from rugtheory import meanfield_loss
 from rugtheory.numeric.closed_form import loss as closed_loss
 from rugtheory.numeric.reference import tied_derivatives_mp
 from rugtheory.numeric.solver import _newton, kappa
@@ -72,6 +73,16 @@ def test_float64_solve_matches_a_50_digit_solve(p, r):
     exact = solve(p, r, precision=50)
     assert abs(fast.loss - exact.loss) <= 1e-10 * exact.loss  # measured <= 2e-14; the issue asks 1e-8
     assert len(exact.decimal["loss"].replace("-", "").replace(".", "").lstrip("0").split("e")[0]) >= 45
+
+
+@pytest.mark.parametrize("method", ["closed_form", "mpmath"])
+def test_reported_optimum_reproduces_its_loss_with_a_minus_one(method):
+    """At p ~ 1e-29 the rounded a alone shifts the loss at second order; a_minus_one restores it."""
+    model = solve(1.6069881820989732e-29, 0.19104)
+    value = meanfield_loss(model.p, model.a, model.sigma, model.bias, method=method, a_minus_one=model.a_minus_one)
+    assert value == pytest.approx(model.loss, rel=1e-13)
+    rounded = meanfield_loss(model.p, model.a, model.sigma, model.bias, method=method)
+    assert abs(rounded - model.loss) > 1e-8 * model.loss  # the reason the field exists
 
 
 def test_ratio_one_is_the_identity():

@@ -78,6 +78,7 @@ class OptimalGrid:
     p: np.ndarray
     r: np.ndarray
     a: np.ndarray
+    a_minus_one: np.ndarray
     bias: np.ndarray
     sigma: np.ndarray
     loss: np.ndarray
