@@ -43,12 +43,12 @@ from scipy.optimize import minimize
 # Run from a checkout without installing: put the repository root (the parent of benchmarks/) first.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from rugtheory.numeric.quadrature import (  # noqa: E402
+from rugtheory.numeric.closed_form import loss as closed_form_loss
+from rugtheory.numeric.quadrature import (
     meanfield_loss_quad,
     meanfield_loss_quad_with_error,
 )
-from rugtheory.numeric.closed_form import loss as closed_form_loss  # noqa: E402
-from rugtheory.optimum import solve_grid  # noqa: E402
+from rugtheory.optimum import solve_grid
 
 N_P = N_R = 200
 P_VALUES = np.geomspace(1e-30, 0.999, N_P)

@@ -24,12 +24,12 @@ import sympy as sp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rugtheory.symbolic import codegen  # noqa: E402
-from rugtheory.symbolic.data import data_moments, interference_moments, p, u  # noqa: E402
-from rugtheory.symbolic.functions import J, tail_step  # noqa: E402
-from rugtheory.symbolic.gaussian import check_tail_identity, m, relu_moment, sigma  # noqa: E402
-from rugtheory.symbolic.meanfield import a, beta, kappa, meanfield_form, tied_derivatives  # noqa: E402
-from rugtheory.symbolic.stable import (  # noqa: E402
+from rugtheory.symbolic import codegen
+from rugtheory.symbolic.data import data_moments, interference_moments, p, u
+from rugtheory.symbolic.functions import J, tail_step
+from rugtheory.symbolic.gaussian import check_tail_identity, m, relu_moment, sigma
+from rugtheory.symbolic.meanfield import a, beta, kappa, meanfield_form, tied_derivatives
+from rugtheory.symbolic.stable import (
     QUANTITIES,
     REGIONS,
     check_region_identity,
@@ -97,10 +97,10 @@ def gaussian_section() -> None:
         check(f"G_{k} = sigma^{k} J_{k}(-m/sigma)", check_tail_identity(k))
     x = sp.Symbol("x", real=True)
     explicit = {k: J(k, x).rewrite(sp.erf) for k in range(-1, 5)}  # J_k integrated from its definition
-    for k in range(0, 5):
+    for k in range(5):
         derivative = sp.diff(explicit[k], x) + tail_step(k) * explicit[k - 1]
         check(f"dJ_{k}/ds = -{tail_step(k)} J_{k - 1}", sp.simplify(derivative) == 0)
-    for k in range(0, 4):
+    for k in range(4):
         difference = explicit[k + 1] - (tail_step(k) * explicit[k - 1] - x * explicit[k])
         check(f"J_{k + 1} = {tail_step(k)} J_{k - 1} - s J_{k}", sp.simplify(sp.expand(difference)) == 0)
 
@@ -159,7 +159,7 @@ def stable_section() -> None:
     for key in QUANTITIES[1:]:
         print(f"  {key}: {sp.count_ops(readable[key])} operations in the readable form")
     args = (p, a, beta, sigma, u, s)
-    def compile_(variables: tuple, expr: sp.Expr):  # noqa: ANN202
+    def compile_(variables: tuple, expr: sp.Expr):
         return sp.lambdify(variables, expr, modules=MODULES)
 
     compiled = {

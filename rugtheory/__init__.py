@@ -19,24 +19,24 @@ from .optimum import solve, solve_grid
 from .parameters import BIAS, DIAG, FEATURE_PROBABILITY, N_FEATURES, PARAMETERS, RATIO, SIGMA
 
 __all__ = [
-    "ParameterError",
-    "meanfield_loss",
-    "estimate_loss",
-    "LossEstimate",
+    "BIAS",
+    "DIAG",
+    "FEATURE_PROBABILITY",
     "METHODS",
-    "solve",
-    "solve_grid",
-    "OptimalModel",
+    "N_FEATURES",
+    "PARAMETERS",
+    "RATIO",
+    "SIGMA",
+    "LossEstimate",
     "OptimalGrid",
+    "OptimalModel",
+    "ParameterError",
+    "estimate_loss",
     "kappa",
     "linear_loss",
-    "PARAMETERS",
-    "FEATURE_PROBABILITY",
-    "RATIO",
-    "N_FEATURES",
-    "DIAG",
-    "SIGMA",
-    "BIAS",
+    "meanfield_loss",
+    "solve",
+    "solve_grid",
 ]
 
 __version__ = "0.1.0"

@@ -15,16 +15,16 @@ import numpy as np
 from .errors import ParameterError
 
 __all__ = [
-    "Parameter",
-    "FEATURE_PROBABILITY",
-    "RATIO",
-    "N_FEATURES",
-    "DIAG",
-    "SIGMA",
     "BIAS",
-    "PRECISION",
-    "SAMPLES",
+    "DIAG",
+    "FEATURE_PROBABILITY",
+    "N_FEATURES",
     "PARAMETERS",
+    "PRECISION",
+    "RATIO",
+    "SAMPLES",
+    "SIGMA",
+    "Parameter",
 ]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 from fractions import Fraction
-from functools import lru_cache
+from functools import cache
 
 import mpmath
 import numpy as np
@@ -71,7 +71,7 @@ def _table() -> list[tuple[str, tuple[float, float, float, float]]]:
 TABLE = _table()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _value(method: str, point: tuple[float, float, float, float]) -> float:
     """Pure, so caching it only saves time when a point appears in several pairs."""
     return meanfield_loss(*point, method=method)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from ..errors import ParameterError
 from ..parameters import BIAS, DIAG, FEATURE_PROBABILITY, PRECISION, RATIO, SAMPLES, SIGMA, Parameter
 
-__all__ = ["main", "build_parser"]
+__all__ = ["build_parser", "main"]
 
 REPORT_P = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
 REPORT_R = (0.1, 0.25, 0.5)

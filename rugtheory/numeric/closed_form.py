@@ -19,7 +19,7 @@ import numpy as np
 from . import _generated as gen
 from .tails import gaussian_tails
 
-__all__ = ["evaluate", "evaluate_many", "loss", "QUANTITIES", "LEGENDRE_NODES"]
+__all__ = ["LEGENDRE_NODES", "QUANTITIES", "evaluate", "evaluate_many", "loss"]
 
 QUANTITIES = ("loss", "d_a", "d_beta", "d_aa", "d_abeta", "d_betabeta")
 LEGENDRE_NODES = 32

@@ -29,7 +29,7 @@ import numpy as np
 from ..errors import ParameterError
 from ..parameters import BIAS, DIAG, FEATURE_PROBABILITY, PRECISION, SAMPLES, SIGMA
 
-__all__ = ["METHODS", "CLOSED_FORM_RELATIVE_ERROR", "LossEstimate", "meanfield_loss", "estimate_loss"]
+__all__ = ["CLOSED_FORM_RELATIVE_ERROR", "METHODS", "LossEstimate", "estimate_loss", "meanfield_loss"]
 
 METHODS = ("closed_form", "quadrature", "mpmath", "monte_carlo")
 

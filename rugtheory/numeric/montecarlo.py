@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-__all__ = ["MonteCarloEstimate", "meanfield_loss_mc", "CHUNK"]
+__all__ = ["CHUNK", "MonteCarloEstimate", "meanfield_loss_mc"]
 
 CHUNK = 1 << 18  # draws per vectorised block, bounding memory at a few MiB
 

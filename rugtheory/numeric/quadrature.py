@@ -22,7 +22,7 @@ import math
 from scipy.integrate import quad
 from scipy.special import ndtr
 
-__all__ = ["meanfield_loss_quad", "meanfield_loss_quad_with_error", "EPSREL", "Z_MAX"]
+__all__ = ["EPSREL", "Z_MAX", "meanfield_loss_quad", "meanfield_loss_quad_with_error"]
 
 EPSREL = 1e-11
 Z_MAX = 40.0

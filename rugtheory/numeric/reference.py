@@ -23,16 +23,17 @@ sympy is imported only when the lambdified functions are first built, so
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from fractions import Fraction
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 import mpmath
 
 from ..errors import ParameterError
 from ..parameters import BIAS, DIAG, FEATURE_PROBABILITY, PRECISION, SIGMA
 
-__all__ = ["meanfield_loss_mp", "tied_derivatives_mp", "MAX_WORKING_DPS", "RECHECK_DIGITS"]
+__all__ = ["MAX_WORKING_DPS", "RECHECK_DIGITS", "meanfield_loss_mp", "tied_derivatives_mp"]
 
 RECHECK_DIGITS = 40
 MAX_WORKING_DPS = 8000

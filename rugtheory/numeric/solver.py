@@ -19,7 +19,7 @@ import numpy as np
 
 from .closed_form import evaluate, evaluate_many
 
-__all__ = ["OptimalModel", "OptimalGrid", "kappa", "linear_loss", "solve_arrays"]
+__all__ = ["OptimalGrid", "OptimalModel", "kappa", "linear_loss", "solve_arrays"]
 
 _GRAD_HESS = ("loss", "d_a", "d_beta", "d_aa", "d_abeta", "d_betabeta")
 
@@ -183,7 +183,7 @@ def solve_arrays(p, r, iterations: int = 60, tol: float = 1e-12):
     k = kappa(p, r_work)
     a0, beta0 = _starts(p, r_work, k)
     count = a0.shape[0]
-    flat = lambda v: np.broadcast_to(v, a0.shape).reshape(-1)  # noqa: E731
+    flat = lambda v: np.broadcast_to(v, a0.shape).reshape(-1)
     losses = evaluate(
         "loss", flat(p), a0.reshape(-1), beta0.reshape(-1), (k * a0).reshape(-1)
     ).reshape(count, -1)

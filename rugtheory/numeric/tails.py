@@ -15,12 +15,12 @@ derivations/03_meanfield_loss.md, "Tail functions".
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 from scipy.special import erfcx, ndtr, roots_laguerre
 
-__all__ = ["gaussian_tails", "SWITCH", "LAGUERRE_TIERS"]
+__all__ = ["LAGUERRE_TIERS", "SWITCH", "gaussian_tails"]
 
 SWITCH = 3.0
 LAGUERRE_TIERS = ((4.0, 32), (5.0, 24), (6.0, 20), (np.inf, 16))  # (upper end of s, nodes)
@@ -28,7 +28,7 @@ _SQRT_HALF_PI = np.sqrt(np.pi / 2)
 _INV_SQRT_2PI = 1.0 / np.sqrt(2 * np.pi)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _laguerre(count: int) -> tuple[np.ndarray, np.ndarray]:
     return roots_laguerre(count)
 

@@ -13,12 +13,12 @@ from pathlib import Path
 import sympy as sp
 from sympy.printing.pycode import pycode
 
-from .functions import J
 from .data import u
+from .functions import J
 from .meanfield import a, beta
 from .stable import QUANTITIES, REGIONS, du_ds, inactive_forms, region_forms, s
 
-__all__ = ["generate", "TARGET", "main"]
+__all__ = ["TARGET", "generate", "main"]
 
 TARGET = Path(__file__).resolve().parent.parent / "numeric" / "_generated.py"
 

@@ -5,11 +5,11 @@ x = 0 with probability 1 - p and x ~ U[0, 1] with probability p.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import sympy as sp
 
-__all__ = ["p", "u", "raw_moment", "data_moments", "interference_moments"]
+__all__ = ["data_moments", "interference_moments", "p", "raw_moment", "u"]
 
 p = sp.Symbol("p", positive=True)
 u = sp.Symbol("u", real=True)
@@ -21,7 +21,7 @@ def raw_moment(k: int) -> sp.Expr:
     return sp.simplify((1 - p) * atom + p * sp.integrate(u**k, (u, 0, 1)))
 
 
-@lru_cache(maxsize=None)
+@cache
 def data_moments() -> dict[str, sp.Expr]:
     """E x, E x^2, E x^3 and Var x (THEORY.md lists p/2, p/3, p/4, p/3 - p^2/4)."""
     mean = raw_moment(1)
@@ -34,7 +34,7 @@ def data_moments() -> dict[str, sp.Expr]:
     }
 
 
-@lru_cache(maxsize=None)
+@cache
 def interference_moments() -> dict[str, sp.Expr]:
     """Mean and variance of nu_i = sum_{j != i} W_ij x_j for independent x_j.
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-__all__ = ["Phi", "phi", "J", "z", "tail_step", "gaussian_pdf"]
+__all__ = ["J", "Phi", "gaussian_pdf", "phi", "tail_step", "z"]
 
 z = sp.Symbol("z", real=True)
 
@@ -61,7 +61,7 @@ class phi(sp.Function):
 
 def tail_step(k: int) -> int:
     """d_k of the rule dJ_k/ds = -d_k J_{k-1}: k for k >= 1, and 1 for k = 0."""
-    return k if k >= 1 else 1
+    return max(k, 1)
 
 
 class J(sp.Function):

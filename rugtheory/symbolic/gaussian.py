@@ -7,19 +7,19 @@ numerics use them.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import sympy as sp
 
 from .functions import J, Phi, gaussian_pdf, phi, to_phi, z
 
-__all__ = ["m", "sigma", "relu_moment", "relu_moment_tail", "check_tail_identity"]
+__all__ = ["check_tail_identity", "m", "relu_moment", "relu_moment_tail", "sigma"]
 
 m = sp.Symbol("m", real=True)
 sigma = sp.Symbol("sigma", positive=True)
 
 
-@lru_cache(maxsize=None)
+@cache
 def relu_moment(k: int) -> sp.Expr:
     """E[ReLU(m + sigma Z)^k] in Phi(m/sigma) and phi(m/sigma), from the integral over z > -m/sigma."""
     integral = sp.integrate((m + sigma * z) ** k * gaussian_pdf(z), (z, -m / sigma, sp.oo))

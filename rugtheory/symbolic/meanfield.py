@@ -18,23 +18,23 @@ the rank bound (derivations/05_rank_bound.md).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import sympy as sp
 
-from .data import p, u
+from .data import p
 from .functions import Phi, phi, to_phi
 from .gaussian import m, relu_moment, sigma
 
 __all__ = [
+    "MeanFieldForm",
     "a",
     "beta",
     "kappa",
-    "MeanFieldForm",
+    "latex_loss",
     "meanfield_form",
     "meanfield_loss_expr",
     "tied_derivatives",
-    "latex_loss",
 ]
 
 a = sp.Symbol("a", positive=True)
@@ -53,7 +53,7 @@ class MeanFieldForm:
     loss: sp.Expr
 
 
-@lru_cache(maxsize=None)
+@cache
 def meanfield_form() -> MeanFieldForm:
     """Derive the closed form of the mean-field loss (once per process)."""
     g1 = relu_moment(1)
@@ -81,7 +81,7 @@ def meanfield_loss_expr() -> sp.Expr:
     return meanfield_form().loss
 
 
-@lru_cache(maxsize=None)
+@cache
 def tied_derivatives() -> dict[str, sp.Expr]:
     """Loss, gradient and Hessian in (a, beta) with sigma = kappa a (THEORY.md, Rank bound).
 

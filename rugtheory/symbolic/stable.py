@@ -20,27 +20,27 @@ with the derivatives of P taken at the endpoint's exact u, so that no two large 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import sympy as sp
 
 from .data import u
-from .functions import J, tail_step, z, gaussian_pdf
+from .functions import J, gaussian_pdf, tail_step, z
 from .gaussian import relu_moment_tail, sigma
 from .meanfield import a, beta, kappa
 
 __all__ = [
-    "REGIONS",
     "QUANTITIES",
-    "s",
+    "REGIONS",
     "RegionForm",
     "check_region_identity",
-    "region_integrand",
+    "du_ds",
+    "inactive_forms",
     "inactive_integrand",
     "region_forms",
-    "inactive_forms",
+    "region_integrand",
+    "s",
     "tail_antiderivative",
-    "du_ds",
 ]
 
 REGIONS = ("L", "R")
@@ -60,7 +60,7 @@ _y = sp.Symbol("y", real=True)
 
 def check_region_identity() -> bool:
     """(ReLU(y) - u)^2 = (y - u)^2 - ReLU(-y)^2 - 2u ReLU(-y) on both branches of y."""
-    relu = lambda v: sp.Max(v, 0)  # noqa: E731
+    relu = lambda v: sp.Max(v, 0)
     lhs = (relu(_y) - u) ** 2
     rhs = (_y - u) ** 2 - relu(-_y) ** 2 - 2 * u * relu(-_y)
     pos = sp.Symbol("pos", positive=True)
@@ -161,7 +161,7 @@ class RegionForm:
     antiderivative: sp.Expr
 
 
-@lru_cache(maxsize=None)
+@cache
 def region_forms() -> dict[tuple[str, str], RegionForm]:
     """Every (quantity, region) of the active part, derived once per process."""
     forms = {}
@@ -178,7 +178,7 @@ def region_forms() -> dict[tuple[str, str], RegionForm]:
     return forms
 
 
-@lru_cache(maxsize=None)
+@cache
 def inactive_forms() -> dict[tuple[str, str], sp.Expr]:
     """Every (quantity, region) of the inactive part, written in J_k(s) with s = |beta|/sigma."""
     forms = {}

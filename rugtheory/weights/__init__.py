@@ -10,11 +10,11 @@ from .hadamard import rug_matrix, rug_rows, sylvester_hadamard
 from .statistics import RowStatistics, frobenius_trace_ratio, rank_bound_ratio, row_statistics
 
 __all__ = [
-    "sylvester_hadamard",
-    "rug_matrix",
-    "rug_rows",
     "RowStatistics",
-    "row_statistics",
     "frobenius_trace_ratio",
     "rank_bound_ratio",
+    "row_statistics",
+    "rug_matrix",
+    "rug_rows",
+    "sylvester_hadamard",
 ]

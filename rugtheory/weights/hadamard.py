@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import ParameterError
 from ..parameters import RATIO
 
-__all__ = ["sylvester_hadamard", "rug_matrix", "rug_rows"]
+__all__ = ["rug_matrix", "rug_rows", "sylvester_hadamard"]
 
 
 def _order(n: object) -> int:

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import ParameterError
 
-__all__ = ["RowStatistics", "row_statistics", "frobenius_trace_ratio", "rank_bound_ratio"]
+__all__ = ["RowStatistics", "frobenius_trace_ratio", "rank_bound_ratio", "row_statistics"]
 
 
 @dataclass(frozen=True, eq=False)
