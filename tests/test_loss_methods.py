@@ -16,12 +16,13 @@ import mpmath
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from rugtheory.numeric.closed_form import loss as closed_form_loss
 from rugtheory.numeric.loss import CLOSED_FORM_RELATIVE_ERROR, METHODS, estimate_loss, meanfield_loss
 from rugtheory.numeric.reference import meanfield_loss_mp
-from rugtheory.parameters import BIAS, DIAG, FEATURE_PROBABILITY, SIGMA, Parameter
+from rugtheory.parameters import BIAS, DIAG, FEATURE_PROBABILITY, SIGMA
+
+from .strategies import draws
 
 DETERMINISTIC = ("closed_form", "quadrature", "mpmath")
 
@@ -193,20 +194,12 @@ def test_closed_form_tiny_diag_matches_mpmath(point):
     assert value == pytest.approx(float(meanfield_loss_mp(*point, precision=30)), rel=1e-14)
 
 
-def _typical(parameter: Parameter) -> st.SearchStrategy[float]:
-    """Draws from a declaration's typical range (log-uniform where it is declared log-scale)."""
-    lo, hi = parameter.typical
-    if parameter.log_scale:
-        return st.floats(math.log10(lo), math.log10(hi)).map(lambda e: 10.0**e)
-    return st.floats(lo, hi, allow_subnormal=False)
-
-
-# |a| >= 1e-150: below that closed_form returns nan (test_closed_form_tiny_diag_is_finite).
-_DIAG = _typical(DIAG).filter(lambda a: a == 0.0 or abs(a) >= 1e-150)
+# Uniform over the typical range of a; tiny |a| is pinned by test_closed_form_tiny_diag_matches_mpmath.
+_DIAG = draws(DIAG)
 
 
 @settings(max_examples=200, deadline=None)
-@given(p=_typical(FEATURE_PROBABILITY), a=_DIAG, sigma=_typical(SIGMA), beta=_typical(BIAS))
+@given(p=draws(FEATURE_PROBABILITY), a=_DIAG, sigma=draws(SIGMA), beta=draws(BIAS))
 def test_closed_form_is_bounded_by_the_unclipped_loss(p, a, sigma, beta):
     # For x >= 0, |ReLU(y) - x| <= |y - x|: removing the ReLU can only increase the loss.
     value = float(closed_form_loss(p, a, sigma, beta))
