@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from rugtheory.numeric.reference import meanfield_loss_mp
 from rugtheory.optimum import solve
 
 
@@ -38,15 +39,16 @@ def test_loss_json_and_text():
     out = run("loss", "--p", "0.1", "--a", "1", "--sigma", "0.2", "--bias", "-0.1", "--json")
     assert out.returncode == 0, out.stderr
     payload = json.loads(out.stdout)
-    assert payload["loss"] == pytest.approx(0.011525268680800503, rel=1e-14)  # 200-digit readable form
+    assert payload["loss"] == pytest.approx(float(meanfield_loss_mp(0.1, 1, 0.2, -0.1)), rel=1e-14)
     text = run("loss", "--p", "0.1", "--a", "1", "--sigma", "0.2", "--bias", "-0.1", "--method", "quadrature")
-    assert text.returncode == 0 and "0.0115252686" in text.stdout
+    assert text.returncode == 0 and f"{float(meanfield_loss_mp(0.1, 1, 0.2, -0.1)):.10g}"[:12] in text.stdout
 
 
 def test_negative_numbers_in_scientific_notation_are_values():
     out = run("loss", "--p", "1e-30", "--a", "1", "--sigma", "1e-15", "--bias", "-1.2e-14", "--json")
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["loss"] == pytest.approx(1.4500002385797052e-58, rel=1e-14)  # 200 digits
+    reference = float(meanfield_loss_mp(1e-30, 1, 1e-15, -1.2e-14))
+    assert json.loads(out.stdout)["loss"] == pytest.approx(reference, rel=1e-14)
 
 
 def test_derive_prints_the_closed_form():

@@ -104,14 +104,15 @@ def _starts(p, r, k):
     return np.stack(a0), np.stack(beta0)
 
 
-def _newton(p, k, delta, beta, iterations: int, tol: float):
+def _newton(p, k, delta, beta, iterations: int, tol: float, loss=None):
     """Safeguarded Newton on l(1 + delta, kappa (1 + delta), beta) in the scaled variables
     (delta/kappa, beta/kappa), both in units of the interference scale, which keeps the Hessian
     balanced at every p; delta = a - 1 is carried exactly because a - 1 ~ sigma near p -> 0."""
     n = delta.size
     done = np.zeros(n, dtype=bool)
     count = np.zeros(n, dtype=int)
-    loss = evaluate("loss", p, 1.0 + delta, beta, k * (1.0 + delta), delta)
+    if loss is None:
+        loss = evaluate("loss", p, 1.0 + delta, beta, k * (1.0 + delta), delta)
     grad_norm = np.full(n, np.inf)
     for _ in range(iterations):
         idx = np.flatnonzero(~done)
@@ -193,7 +194,9 @@ def solve_arrays(p, r, iterations: int = 60, tol: float = 1e-12):
     best = None
     for rank in range(order.shape[0]):
         pick = order[rank]
-        result = _newton(p, k, a0[pick, cols] - 1.0, beta0[pick, cols].copy(), iterations, tol)
+        result = _newton(
+            p, k, a0[pick, cols] - 1.0, beta0[pick, cols].copy(), iterations, tol, losses[pick, cols].copy()
+        )
         if best is None:
             best = result
         else:
