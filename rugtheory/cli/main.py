@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from ..errors import ParameterError
 from ..parameters import BIAS, DIAG, FEATURE_PROBABILITY, PRECISION, RATIO, SAMPLES, SIGMA, Parameter
+from . import scaling
 
 __all__ = ["build_parser", "main"]
 
@@ -90,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="table of L*(p, r) against the linear baseline")
     report.add_argument("--json", action="store_true", help="print JSON")
+
+    scaling.add_parser(sub, _number)
     return parser
 
 
@@ -190,7 +193,13 @@ def _cmd_report(args: argparse.Namespace) -> None:
     _emit({"rows": rows}, args.json, "\n".join(lines))
 
 
-_COMMANDS = {"solve": _cmd_solve, "loss": _cmd_loss, "derive": _cmd_derive, "report": _cmd_report}
+_COMMANDS = {
+    "solve": _cmd_solve,
+    "loss": _cmd_loss,
+    "derive": _cmd_derive,
+    "report": _cmd_report,
+    "scaling": lambda args: scaling.run(args, _emit),
+}
 
 
 def _join_negative_numbers(argv: Sequence[str]) -> list[str]:
