@@ -49,7 +49,9 @@ def _lambdified(module: str) -> dict[str, Any]:
         expr = expr.subs({J(n, t): tails[n] for n in range(4)})
         return sp.lambdify((p, k, t, *tails), expr, modules=module)
 
-    return {name: fn(getattr(expansion, name)) for name in ("f2", "f3", "a_star", "t_shift")}
+    out = {name: fn(getattr(expansion, name)) for name in ("f2", "f3", "t_shift")}
+    out["a_minus_one"] = fn(sp.expand(expansion.a_star - 1))  # a* - 1 ~ kappa: keep it exact
+    return out
 
 
 def lambert_threshold(p):
@@ -113,6 +115,7 @@ class HighSparsityScaling:
     loss_lambert: float
     loss_leading: float
     a: float
+    a_minus_one: float
     bias: float
     sigma: float
     precision: int | None = None
@@ -130,11 +133,13 @@ class HighSparsityScaling:
 def _expand(p, r, k, t0, tails, functions) -> dict[str, Any]:
     args = (p, k, t0, *tails)
     f2, f3 = functions["f2"](*args), functions["f3"](*args)
-    a_star = functions["a_star"](*args)
+    a_minus_one = functions["a_minus_one"](*args)
+    a_star = 1 + a_minus_one
     t_star = t0 + k * functions["t_shift"](*args)
     return {
         "loss_asymptotic": p * k * k * (f2 + k * f3),
         "a": a_star,
+        "a_minus_one": a_minus_one,
         "bias": -t_star * k * a_star,
         "sigma": k * a_star,
     }
