@@ -252,3 +252,29 @@ def scaling_formulas() -> ScalingFormulas:
         a_star=a_star,
         bias_star=-t0 * kappa * sp.Symbol("a_star"),
     )
+
+
+@dataclass(frozen=True)
+class BiasProjection:
+    """The active features' bias penalty per theta^2 after the best refit of the output curve.
+
+    ReLU refits a (a u + beta with beta = -theta a): residual of projecting the constant theta
+    onto span{u}. The power family ReLU(z)^alpha refits a and alpha = 1 + gamma:
+    (a(u - theta))^alpha = u - theta + eps u + gamma u ln u + O(theta^2), so the residual is
+    the projection of theta onto span{u, u ln u} in L2[0, 1]. ``coefficients`` are
+    (eps, gamma)/theta at the optimum.
+    """
+
+    residual: sp.Expr
+    coefficients: tuple[sp.Expr, ...]
+
+
+def bias_projection(basis: tuple[sp.Expr, ...]) -> BiasProjection:
+    """min over c of int_0^1 (1 - sum c_i basis_i(u))^2 du, by the normal equations (sympy)."""
+    uu = sp.Symbol("u", positive=True)
+    basis = tuple(b.subs(u, uu) for b in basis)
+    gram = sp.Matrix([[sp.integrate(f * g, (uu, 0, 1)) for g in basis] for f in basis])
+    rhs = sp.Matrix([sp.integrate(f, (uu, 0, 1)) for f in basis])
+    coefficients = gram.LUsolve(rhs)
+    residual = sp.integrate((1 - sum(c * f for c, f in zip(coefficients, basis))) ** 2, (uu, 0, 1))
+    return BiasProjection(sp.nsimplify(sp.simplify(residual)), tuple(sp.simplify(c) for c in coefficients))
