@@ -7,6 +7,7 @@ coefficients (below) that were derived on paper, not by the symbolic layer.
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import mpmath
@@ -28,7 +29,6 @@ from rugtheory.numeric.reference import meanfield_loss_mp
 from rugtheory.numeric.tails_mp import gaussian_tails_mp
 from rugtheory.symbolic import asymptotics as sym
 from rugtheory.symbolic.data import p as P
-from rugtheory.symbolic.functions import J
 from rugtheory.symbolic.gaussian import sigma as S
 from rugtheory.symbolic.meanfield import a as A
 from rugtheory.symbolic.meanfield import beta as B
@@ -102,7 +102,7 @@ def test_expansion_error_decreases_monotonically(r):
         with mpmath.workdps(DIGITS):
             ratio = mpmath.mpf(scaling.decimal["loss_asymptotic"]) / mpmath.mpf(optimum.decimal["loss"])
             errors.append(abs(float(ratio - 1)))
-    assert all(b < a for a, b in zip(errors, errors[1:])), errors
+    assert all(b < a for a, b in itertools.pairwise(errors)), errors
     assert errors[-1] < 1e-25  # O(kappa^2) relative: ~p
 
 
@@ -140,7 +140,7 @@ def test_small_ratio_limit_is_the_clipped_linear_model():
         to_explicit.append(abs(gap / small_ratio_gap(p, r) - 1))
         assert optimum.bias > 0  # linear branch: no filtering
     assert to_delta[-1] < 0.02
-    assert all(b < a for a, b in zip(to_explicit, to_explicit[1:])), to_explicit
+    assert all(b < a for a, b in itertools.pairwise(to_explicit)), to_explicit
 
 
 def test_dense_end_gain_is_the_clipping_gain():

@@ -6,6 +6,7 @@ optimum of ``solve`` and the families' optimisers, and the MMSE computed by quad
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -23,7 +24,7 @@ def _best_refit(theta: float, family: str) -> float:
     def penalty(x: np.ndarray) -> float:
         a = math.exp(x[0])
         alpha = math.exp(x[1]) if family == "power" else 1.0
-        f = lambda u: (a * max(u - theta, 0.0)) ** alpha - u  # noqa: E731
+        f = lambda u: (a * max(u - theta, 0.0)) ** alpha - u
         return quad(lambda u: f(u) ** 2, 0, 1, points=[theta], epsabs=1e-18, limit=200)[0]
 
     start = [0.0, 0.0] if family == "power" else [0.0]
@@ -54,7 +55,7 @@ def test_relu_threshold_scaling_is_the_leading_expansion():
 def test_ratio_to_mmse_grows_like_two_c_log(family, c):
     """L*_f / (p kappa^2) = c t^2 + 3/2 + o(1) with t^2 ~ 2 ln(1/p): unbounded, ~ 2c ln(1/p)."""
     ratios = [threshold_scaling(family, p, 0.5).ratio_to_mmse for p in (1e-8, 1e-16, 1e-30, 1e-60)]
-    assert all(b > a for a, b in zip(ratios, ratios[1:]))
+    assert all(b > a for a, b in itertools.pairwise(ratios))
     # ratio / (2c ln 1/p) -> 1 slowly (log log corrections), from below
     normalised = [threshold_scaling(family, p, 0.5).ratio_to_mmse / (2 * c * math.log(1 / p))
                   for p in (1e-30, 1e-100, 1e-300)]

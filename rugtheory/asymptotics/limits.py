@@ -34,8 +34,8 @@ __all__ = [
 
 def full_rank_coefficient(p: float) -> float:
     """Lambda(p) = p f_2(t0): L* ~ kappa^2 Lambda(p) as r -> 1 (derivations/07, eq. 7.1)."""
-    from .high_sparsity import _lambdified, threshold
     from ..numeric.tails import gaussian_tails
+    from .high_sparsity import _lambdified, threshold
 
     p = FEATURE_PROBABILITY.validate(p)
     t0 = float(threshold(p))

@@ -14,12 +14,10 @@ from collections.abc import Sequence
 
 from ..errors import ParameterError
 from ..parameters import BIAS, DIAG, FEATURE_PROBABILITY, PRECISION, RATIO, SAMPLES, SIGMA, Parameter
-from . import scaling
+from . import compare, report, scaling
 
 __all__ = ["build_parser", "main"]
 
-REPORT_P = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
-REPORT_R = (0.1, 0.25, 0.5)
 METHODS = ("closed_form", "quadrature", "mpmath", "monte_carlo")
 
 
@@ -89,10 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     derive.add_argument("--latex", action="store_true", help="print LaTeX")
     derive.add_argument("--json", action="store_true", help="print JSON")
 
-    report = sub.add_parser("report", help="table of L*(p, r) against the linear baseline")
-    report.add_argument("--json", action="store_true", help="print JSON")
+    report.add_parser(sub)
 
     scaling.add_parser(sub, _number)
+    compare.add_parser(sub, _number)
     return parser
 
 
@@ -164,41 +162,13 @@ def _cmd_derive(args: argparse.Namespace) -> None:
         print(latex if args.latex else text)
 
 
-def _cmd_report(args: argparse.Namespace) -> None:
-    from ..optimum import solve_grid
-
-    grid = solve_grid(REPORT_P, REPORT_R)
-    rows = []
-    for i, p in enumerate(REPORT_P):
-        for j, r in enumerate(REPORT_R):
-            rows.append({
-                "p": p, "r": r, "a": float(grid.a[i, j]), "bias": float(grid.bias[i, j]),
-                "sigma": float(grid.sigma[i, j]), "loss": float(grid.loss[i, j]),
-                "loss_linear": float(grid.loss_linear[i, j]),
-                "gain": float(grid.loss_linear[i, j] / grid.loss[i, j]),
-            })
-    header = f"{'p':>8} {'r':>5} {'a*':>9} {'bias*':>11} {'L*':>11} {'L_lin':>11} {'L_lin/L*':>9}"
-    lines = [
-        "Optimal Persian-rug mean-field model (THEORY.md): L*(p, r) = min over (a, beta),",
-        "sigma at the rank bound; L_lin = (1 - r)(p/3 - p^2/4) is the best linear model.",
-        "",
-        header,
-        "-" * len(header),
-    ]
-    for row in rows:
-        lines.append(
-            f"{row['p']:>8.0e} {row['r']:>5.2f} {row['a']:>9.5f} {row['bias']:>11.3e} "
-            f"{row['loss']:>11.4e} {row['loss_linear']:>11.4e} {row['gain']:>9.3g}"
-        )
-    _emit({"rows": rows}, args.json, "\n".join(lines))
-
-
 _COMMANDS = {
     "solve": _cmd_solve,
     "loss": _cmd_loss,
     "derive": _cmd_derive,
-    "report": _cmd_report,
+    "report": lambda args: report.run(args, _emit),
     "scaling": lambda args: scaling.run(args, _emit),
+    "compare": lambda args: compare.run(args, _emit),
 }
 
 
