@@ -15,6 +15,7 @@ import numpy as np
 from .errors import ParameterError
 
 __all__ = [
+    "ALPHA",
     "BIAS",
     "DIAG",
     "FEATURE_PROBABILITY",
@@ -24,6 +25,7 @@ __all__ = [
     "RATIO",
     "SAMPLES",
     "SIGMA",
+    "THRESHOLD",
     "Parameter",
 ]
 
@@ -118,6 +120,14 @@ BIAS = Parameter(
     "bias", "beta", "effective bias beta = b + mu (THEORY.md, Statistics)",
     -math.inf, math.inf, lower_open=True, upper_open=True, typical=(-1.0, 1.0),
 )
+THRESHOLD = Parameter(
+    "threshold", "theta", "activation threshold of JumpReLU and soft threshold (issue 3)",
+    0.0, math.inf, upper_open=True, typical=(0.0, 1.0),
+)
+ALPHA = Parameter(
+    "alpha", "alpha", "exponent of the activation ReLU(z)^alpha (issue 3)",
+    0.0, math.inf, lower_open=True, upper_open=True, log_scale=True, typical=(0.25, 4.0),
+)
 PRECISION = Parameter(
     "precision", "precision", "decimal digits of an mpmath computation", 16, 1000, integer=True,
     typical=(20, 60),
@@ -129,5 +139,7 @@ SAMPLES = Parameter(
 
 PARAMETERS = {
     prm.name: prm
-    for prm in (FEATURE_PROBABILITY, RATIO, N_FEATURES, DIAG, SIGMA, BIAS, PRECISION, SAMPLES)
+    for prm in (
+        FEATURE_PROBABILITY, RATIO, N_FEATURES, DIAG, SIGMA, BIAS, THRESHOLD, ALPHA, PRECISION, SAMPLES
+    )
 }
