@@ -8,7 +8,9 @@ import numpy as np
 
 from .result import FamilyOptimum
 
-__all__ = ["depth", "diagonal_grid", "exact_fit", "threshold_grid"]
+__all__ = ["SNAP", "depth", "diagonal_grid", "exact_fit", "threshold_grid"]
+
+SNAP = 1e-13  # the exact ReLU point is reported unless a search beats it by more than this (relative)
 
 
 def depth(p: float) -> float:

@@ -19,7 +19,7 @@ import numpy as np
 from ._closed_form import evaluate
 from ._family import optimum_scale
 from ._optimize import minimise
-from ._starts import depth, diagonal_grid, exact_fit, threshold_grid
+from ._starts import SNAP, depth, diagonal_grid, exact_fit, threshold_grid
 from .result import FamilyOptimum
 
 __all__ = ["threshold_optimum"]
@@ -31,7 +31,8 @@ def threshold_optimum(name: str, p: float, r: float, relu_start: tuple[float, fl
     """The optimum of family ``name`` (a key of the generated FAMILIES with a threshold).
 
     ``relu_start`` = (a - 1, beta) of the ReLU optimum; when given, that exact point with
-    theta = 0 is also a candidate, so the result is never worse than it.
+    theta = 0 is also a candidate, so the result is never worse than it, and it is reported
+    (theta = 0 exactly) unless the search beats it by more than SNAP relative.
     """
     if r >= 1.0:
         return exact_fit(name, p, r, {"threshold": 0.0})
@@ -59,7 +60,7 @@ def threshold_optimum(name: str, p: float, r: float, relu_start: tuple[float, fl
     if relu_start is not None:
         am1_relu, beta_relu = relu_start
         relu_value = float(evaluate(name, p, 1.0 + am1_relu, am1_relu, beta_relu, k * (1.0 + am1_relu), 0.0))
-        if relu_value <= value:
+        if relu_value <= value * (1.0 + SNAP):  # the boundary theta = 0: report it exactly
             a, beta, theta, value = 1.0 + am1_relu, beta_relu, 0.0, relu_value
     parameters = {"a": a, "bias": beta, "sigma": k * a, "threshold": theta}
     return FamilyOptimum(family=name, p=p, r=r, loss=value, parameters=parameters)

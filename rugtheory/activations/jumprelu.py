@@ -7,8 +7,9 @@ ReLU optimum is one of its starts and candidates). At high sparsity JumpReLU thr
 without shifting its output, and its optimum approaches p kappa^2 (a ~ 1, beta ~ 0,
 threshold ~ sigma sqrt(2 ln(1/p))), far below the ReLU's p^2 log(1/p) scale.
 
-Accuracy of the closed form (float64, ``_closed_form``) against the 50-digit mpmath
-evaluation of the definition (``_reference.piecewise_loss_mp``): see tests/test_activations.py.
+Accuracy of the closed form (float64, ``_closed_form``) against 50-digit mpmath evaluations
+of the definition (``_reference.piecewise_loss_mp``), 40 random points with p down to 1e-30:
+worst 1.5e-14 relative; stated 1e-13 (tests/test_activations.py).
 
 >>> round(loss(0.5, 1.0, 0.0, 0.0, 0.0), 15)  # a = 1, no interference: y = x exactly
 0.0

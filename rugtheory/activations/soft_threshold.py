@@ -10,10 +10,13 @@ farther from every target u >= 0 than ReLU's 0. Hence, pointwise in (a, beta, th
 
 with equality only when P(y < -theta) = 0. The infimum over theta is therefore L*_ReLU,
 reached as theta -> inf with beta - theta held at the ReLU optimum's bias. ``optimum``
-returns such a point with (2 theta + beta_ReLU)/sigma = 80, where the negative branch's
-contribution (~ sigma^2 J_2(80), about 1e-1390 relative) vanishes in float64: its loss is the
-ReLU optimum's to rounding. tests/test_activations.py checks that no numerical start gets
+returns such a point with (2 theta + beta_ReLU)/sigma = 40, where the negative branch's
+contribution (at most ~ sigma^2 J_1(40), below 1e-340 relative) vanishes in float64: its loss
+is the ReLU optimum's to rounding. tests/test_activations.py checks that no numerical start gets
 below it.
+
+Closed form against 50-digit mpmath of the definition, 40 random points with p down to 1e-30:
+worst 5.6e-15 relative; stated 1e-13 (tests/test_activations.py).
 
 >>> round(loss(0.5, 1.0, 0.0, 0.0, 0.0), 15)  # threshold 0 is the identity; a = 1 fits x
 0.0
@@ -38,7 +41,7 @@ from .result import FamilyOptimum
 __all__ = ["CLEARANCE", "NAME", "activation", "loss", "loss_monte_carlo", "optimum"]
 
 NAME = "soft_threshold"
-CLEARANCE = 80.0  # (2 theta + beta_ReLU)/sigma at the reported optimum
+CLEARANCE = 40.0  # (2 theta + beta_ReLU)/sigma at the reported optimum
 
 
 def activation(z: np.ndarray, threshold: float) -> np.ndarray:
