@@ -19,7 +19,9 @@ __all__ = [
     "BIAS",
     "DIAG",
     "FEATURE_PROBABILITY",
+    "NOISE",
     "N_FEATURES",
+    "OBSERVATION",
     "PARAMETERS",
     "PRECISION",
     "RATIO",
@@ -136,10 +138,19 @@ SAMPLES = Parameter(
     "samples", "samples", "number of Monte Carlo samples", 100, math.inf, integer=True,
     typical=(10_000, 1_000_000),
 )
+NOISE = Parameter(
+    "noise", "kappa", "noise standard deviation in v = x + kappa Z, the MMSE channel (derivations/09_mmse.md)",
+    0.0, math.inf, upper_open=True, log_scale=True, typical=(1e-16, 10.0),
+)
+OBSERVATION = Parameter(
+    "observation", "v", "an observation v = x + kappa Z of one feature (derivations/09_mmse.md)",
+    -math.inf, math.inf, lower_open=True, upper_open=True, typical=(-1.0, 2.0),
+)
 
 PARAMETERS = {
     prm.name: prm
     for prm in (
-        FEATURE_PROBABILITY, RATIO, N_FEATURES, DIAG, SIGMA, BIAS, THRESHOLD, ALPHA, PRECISION, SAMPLES
+        FEATURE_PROBABILITY, RATIO, N_FEATURES, DIAG, SIGMA, BIAS, THRESHOLD, ALPHA, PRECISION, SAMPLES,
+        NOISE, OBSERVATION,
     )
 }
