@@ -61,3 +61,39 @@ def test_ratio_to_mmse_grows_like_two_c_log(family, c):
                   for p in (1e-30, 1e-100, 1e-300)]
     assert all(abs(x - 1) < 0.25 for x in normalised)
     assert abs(normalised[-1] - 1) < abs(normalised[0] - 1)
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from rugtheory.activations.compare import FAMILIES, compare  # noqa: E402
+
+from .strategies import draws  # noqa: E402
+from rugtheory.parameters import FEATURE_PROBABILITY, RATIO  # noqa: E402
+
+
+@settings(max_examples=12, deadline=None)
+@given(p=draws(FEATURE_PROBABILITY), r=draws(RATIO), unused=st.just(None))
+def test_mmse_bounds_every_family(p, r, unused):
+    """The Bayes-optimal elementwise estimator is no worse than any family's optimum."""
+    result = compare(p, r)
+    mmse = result.get("mmse").loss
+    for name in FAMILIES:
+        assert mmse <= result.get(name).loss * (1 + 1e-9) + 1e-300, name
+
+
+@pytest.mark.parametrize("r", [0.1, 0.9])
+def test_optimised_ratios_at_high_sparsity(r):
+    """Real optima: ReLU/MMSE follows the prediction and grows; JumpReLU/MMSE -> 1."""
+    ratios = []
+    for p in (1e-8, 1e-16, 1e-30):
+        result = compare(p, r, families=("relu", "jumprelu"))
+        mmse = result.get("mmse").loss
+        relu = result.get("relu").loss / mmse
+        # leading-order prediction; corrections O(kappa t^3) are ~2% at p = 1e-8, r = 0.1
+        tolerance = 0.05 if p > 1e-12 else 1e-3
+        assert relu == pytest.approx(threshold_scaling("relu", p, r).ratio_to_mmse, rel=tolerance)
+        assert abs(result.get("jumprelu").loss / mmse - 1) < 2e-3
+        ratios.append(relu)
+    assert ratios[0] < ratios[1] < ratios[2]
+    assert ratios[-1] > 30
