@@ -13,6 +13,7 @@ use mpmath at 30 digits and quadrature of the definitions, never the formulas un
 from __future__ import annotations
 
 import argparse
+import importlib
 import difflib
 import sys
 import time
@@ -23,6 +24,7 @@ import sympy as sp
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "derivations"))
 
 from rugtheory.symbolic import codegen
 from rugtheory.symbolic.data import data_moments, interference_moments, p, u
@@ -257,6 +259,10 @@ def main(argv: list[str] | None = None) -> int:
     codegen_section(options.write)
     if options.tails:
         tails_section()
+    for script in ("asymptotics", "families", "mmse"):  # derivations/06-09, each self-checking
+        section(f"derivations/{script}.py")
+        module = importlib.import_module(script)
+        check(f"derivations/{script}.py", module.main() == 0)
     print(f"\n{len(_failures)} failure(s) in {time.perf_counter() - start:.1f} s")
     for name in _failures:
         print(f"  FAILED: {name}")

@@ -1,6 +1,6 @@
 """The other limits of L*(p, r): r -> 1, r -> 0 and the dense end p -> 1 (derivations/07).
 
-- r -> 1 at fixed p (kappa -> 0, t0 fixed): L* = kappa^2 Lambda(p) (1 + O(1 - r)), with
+- r -> 1 at fixed p (kappa -> 0, t0 fixed): L* = kappa^2 Lambda(p) (1 + O(kappa)), kappa ~ sqrt(1 - r), with
   Lambda(p) = (1-p) J_2(t0) + p (1 + t0^2/4) and t0 from (1-p) J_1(t0) = p t0/4
   (the same expansion as p -> 0, ``high_sparsity``); the gain L_lin/L* tends to 1/Lambda(p).
 - Linear branch (r -> 0 at fixed p, and the dense end): the optimum is the optimal linear model
