@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-__all__ = ["CHUNK", "MonteCarloEstimate", "meanfield_loss_mc"]
+__all__ = ["CHUNK", "MonteCarloEstimate", "family_loss_mc", "meanfield_loss_mc"]
 
 CHUNK = 1 << 18  # draws per vectorised block, bounding memory at a few MiB
 
@@ -64,6 +64,36 @@ def _chunks(total: int):
         yield min(CHUNK, total - start)
 
 
+def family_loss_mc(
+    activation, p: float, a: float, sigma: float, beta: float, samples: int = 1_000_000, seed: int = 0
+) -> MonteCarloEstimate:
+    """Stratified Monte Carlo of the mean-field loss with any elementwise ``activation`` f.
+
+    l_f = (1 - p) E[f(beta + sigma Z)^2] + p E[(f(a u + beta + sigma Z) - u)^2]; deterministic
+    for a given seed (numpy ``default_rng``).
+    """
+    p, a, sigma, beta = (float(v) for v in (p, a, sigma, beta))
+    rng = np.random.default_rng(seed)
+    n_off = samples // 2
+    n_on = samples - n_off
+    off, on = _Moments(), _Moments()
+    for n in _chunks(n_off):
+        off.add(activation(beta + sigma * rng.standard_normal(n)) ** 2)
+    for n in _chunks(n_on):
+        u = rng.random(n)
+        off_by = activation(a * u + beta + sigma * rng.standard_normal(n)) - u
+        on.add(off_by * off_by)
+    loss = (1.0 - p) * off.mean + p * on.mean
+    error = math.sqrt(
+        (1.0 - p) ** 2 * off.variance / max(off.count, 1) + p**2 * on.variance / max(on.count, 1)
+    )
+    return MonteCarloEstimate(loss=float(loss), standard_error=float(error), samples=int(samples))
+
+
+def _relu(z: np.ndarray) -> np.ndarray:
+    return np.maximum(z, 0.0)
+
+
 def meanfield_loss_mc(
     p: float, a: float, sigma: float, beta: float, samples: int = 1_000_000, seed: int = 0
 ) -> MonteCarloEstimate:
@@ -75,21 +105,4 @@ def meanfield_loss_mc(
     >>> abs(estimate.loss - 0.5 / 3) < 4 * estimate.standard_error
     True
     """
-    p, a, sigma, beta = (float(v) for v in (p, a, sigma, beta))
-    rng = np.random.default_rng(seed)
-    n_off = samples // 2
-    n_on = samples - n_off
-    off, on = _Moments(), _Moments()
-    for n in _chunks(n_off):
-        z = rng.standard_normal(n)
-        off.add(np.maximum(beta + sigma * z, 0.0) ** 2)
-    for n in _chunks(n_on):
-        u = rng.random(n)
-        z = rng.standard_normal(n)
-        off_by = np.maximum(a * u + beta + sigma * z, 0.0) - u
-        on.add(off_by * off_by)
-    loss = (1.0 - p) * off.mean + p * on.mean
-    error = math.sqrt(
-        (1.0 - p) ** 2 * off.variance / max(off.count, 1) + p**2 * on.variance / max(on.count, 1)
-    )
-    return MonteCarloEstimate(loss=float(loss), standard_error=float(error), samples=int(samples))
+    return family_loss_mc(_relu, p, a, sigma, beta, samples=samples, seed=seed)
