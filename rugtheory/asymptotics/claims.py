@@ -24,11 +24,9 @@ import numpy as np
 from ..numeric.solver import kappa
 from ..numeric.tails import gaussian_tails
 from ..parameters import FEATURE_PROBABILITY, RATIO
+from .high_sparsity import threshold
 
 __all__ = ["ThresholdScaling", "bias_coefficients", "threshold_scaling"]
-
-NEWTON_STEPS = 60
-
 
 @cache
 def bias_coefficients() -> dict[str, tuple[float, ...]]:
@@ -44,20 +42,6 @@ def bias_coefficients() -> dict[str, tuple[float, ...]]:
         "relu": (float(relu.residual), *(float(c) for c in relu.coefficients)),
         "power": (float(power.residual), *(float(c) for c in power.coefficients)),
     }
-
-
-def _threshold(p: float, c: float) -> float:
-    """t > 0 with (1-p) J_1(t) = c p t (Newton on the log form; the root is unique)."""
-    log_rhs = np.log(c * p) - np.log1p(-p)
-    t = max(np.sqrt(2.0 * np.log(1.0 / p)), 0.5)
-    for _ in range(NEWTON_STEPS):
-        _, j0, j1 = (float(x[0]) for x in gaussian_tails(np.array([t]), 1))
-        h = np.log(j1) - np.log(t) - log_rhs
-        step = float(np.clip(h / (j0 / j1 + 1.0 / t), -0.5 * t, 2.0))
-        t += step
-        if abs(step) <= 1e-15 * t:
-            break
-    return t
 
 
 @dataclass(frozen=True)
@@ -92,7 +76,7 @@ def threshold_scaling(family: str, p: float, r: float) -> ThresholdScaling:
     coefficients = bias_coefficients()[family]
     c = coefficients[0]
     k = float(kappa(p, r))
-    t = _threshold(p, c)
+    t = float(threshold(p, c))
     j2 = float(gaussian_tails(np.array([t]), 2)[3][0])
     f = (1.0 - p) * j2 / p + 1.0 + c * t * t
     theta = t * k

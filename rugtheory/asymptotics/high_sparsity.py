@@ -61,10 +61,14 @@ def lambert_threshold(p):
     return np.sqrt(3.0 * lambertw(argument).real)
 
 
-def threshold(p):
-    """t0 > 0 solving (1-p) J_1(t0) = p t0/4 (Newton on the log form, from t_W); vectorised."""
+def threshold(p, coefficient: float = 0.25):
+    """t0 > 0 solving (1-p) J_1(t0) = c p t0, c = ``coefficient`` (1/4 for ReLU); vectorised.
+
+    Newton on the log form from t_W; the left side falls and the right side rises in t, so the
+    root is unique.
+    """
     p = np.asarray(p, dtype=float)
-    log_rhs = np.log(p / 4.0) - np.log1p(-p)
+    log_rhs = np.log(coefficient * p) - np.log1p(-p)
     t = np.maximum(lambert_threshold(p), 0.1)
     for _ in range(NEWTON_STEPS):
         _, j0, j1 = gaussian_tails(t, 1)
