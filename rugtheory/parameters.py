@@ -29,6 +29,8 @@ __all__ = [
     "SIGMA",
     "THRESHOLD",
     "Parameter",
+    "check_method",
+    "check_seed",
 ]
 
 
@@ -154,3 +156,22 @@ PARAMETERS = {
         NOISE, OBSERVATION,
     )
 }
+
+
+def check_method(method: Any, methods: tuple[str, ...]) -> str:
+    """``method`` if it is one of ``methods``, else ParameterError."""
+    if not isinstance(method, str) or method not in methods:
+        raise ParameterError(f"method = {method!r} is unknown; valid: {', '.join(methods)}")
+    return method
+
+
+def check_seed(seed: Any) -> int:
+    """A non-negative integer seed, else ParameterError."""
+    try:
+        value = int(seed)
+        ok = value == seed and value >= 0 and not isinstance(seed, bool)
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        raise ParameterError(f"seed = {seed!r} is out of range; valid: seed an integer >= 0")
+    return value

@@ -12,7 +12,8 @@ import numpy as np
 
 from ..errors import ParameterError
 from ..numeric.solver import kappa
-from ..parameters import BIAS, DIAG, FEATURE_PROBABILITY, RATIO, SAMPLES, SIGMA
+from ..parameters import BIAS, DIAG, FEATURE_PROBABILITY, RATIO, SAMPLES, SIGMA, check_seed
+from ..parameters import check_method as _check_method
 
 __all__ = [
     "METHODS",
@@ -29,22 +30,8 @@ METHODS = ("closed_form", "quadrature", "monte_carlo")
 
 
 def check_method(method: Any, methods: tuple[str, ...] = METHODS) -> str:
-    """``method`` if it is one of ``methods``, else ParameterError."""
-    if not isinstance(method, str) or method not in methods:
-        raise ParameterError(f"method = {method!r} is unknown; valid: {', '.join(methods)}")
-    return method
-
-
-def check_seed(seed: Any) -> int:
-    """A non-negative integer seed, else ParameterError."""
-    try:
-        value = int(seed)
-        ok = value == seed and value >= 0 and not isinstance(seed, bool)
-    except (TypeError, ValueError, OverflowError):
-        ok = False
-    if not ok:
-        raise ParameterError(f"seed = {seed!r} is out of range; valid: seed an integer >= 0")
-    return value
+    """``method`` if it is one of ``methods`` (default: the families' three), else ParameterError."""
+    return _check_method(method, methods)
 
 
 def validate_model(p: Any, a: Any, sigma: Any, bias: Any, samples: Any, seed: Any) -> tuple[Any, ...]:

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ParameterError
-from ..parameters import BIAS, DIAG, FEATURE_PROBABILITY, PRECISION, SAMPLES, SIGMA
+from ..parameters import BIAS, DIAG, FEATURE_PROBABILITY, PRECISION, SAMPLES, SIGMA, check_method, check_seed
 
 __all__ = ["CLOSED_FORM_RELATIVE_ERROR", "METHODS", "LossEstimate", "estimate_loss", "meanfield_loss"]
 
@@ -62,25 +62,8 @@ class LossEstimate:
         return asdict(self)
 
 
-def _check_method(method: Any) -> str:
-    if not isinstance(method, str) or method not in METHODS:
-        raise ParameterError(f"method = {method!r} is unknown; valid: {', '.join(METHODS)}")
-    return method
-
-
-def _check_seed(seed: Any) -> int:
-    try:
-        value = int(seed)
-        ok = value == seed and value >= 0 and not isinstance(seed, bool)
-    except (TypeError, ValueError, OverflowError):
-        ok = False
-    if not ok:
-        raise ParameterError(f"seed = {seed!r} is out of range; valid: seed an integer >= 0")
-    return value
-
-
 def _validated(p: Any, a: Any, sigma: Any, bias: Any, method: Any, precision: Any, samples: Any, seed: Any):
-    method = _check_method(method)
+    method = check_method(method, METHODS)
     values = (
         FEATURE_PROBABILITY.validate(p),
         DIAG.validate(a),
@@ -89,7 +72,7 @@ def _validated(p: Any, a: Any, sigma: Any, bias: Any, method: Any, precision: An
     )
     PRECISION.validate(precision)
     SAMPLES.validate(samples)
-    _check_seed(seed)
+    check_seed(seed)
     return method, values
 
 
