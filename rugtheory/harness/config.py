@@ -1,0 +1,276 @@
+"""The training configuration of a batch of toy-model instances (THEORY.md, "Model and loss").
+
+A ``TrainConfig`` describes K instances with the same n (features) and m (hidden units) that are
+trained together in one tensor program. They may differ in feature probability p and in seed.
+Instances with different ratios r have different m, so they go in separate configs:
+``group_by_hidden`` splits a list of (p, r, seed) into such groups.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from ..errors import ParameterError
+from ..parameters import FEATURE_PROBABILITY, N_FEATURES, RATIO, Parameter, check_seed
+
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "DEFAULT_STEPS",
+    "DTYPES",
+    "SCHEDULES",
+    "InstanceGroup",
+    "TrainConfig",
+    "default_lr",
+    "group_by_hidden",
+    "hidden_size",
+]
+
+DEFAULT_STEPS = 10_000
+DEFAULT_BATCH_SIZE = 1024
+DEFAULT_LR_SCALE = 3e-2  # lr = DEFAULT_LR_SCALE / sqrt(n); benchmarks/results/train_defaults.md
+SCHEDULES = ("cosine", "constant")
+DTYPES = ("float32", "float64")
+_MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed takes a 64-bit integer
+
+# The training parameters, declared once (STYLE.md, rule 3): validation and messages read these.
+STEPS = Parameter("steps", "steps", "number of optimizer steps", 1, math.inf, integer=True)
+BATCH_SIZE = Parameter("batch_size", "batch_size", "samples per instance per step", 1, math.inf, integer=True)
+LR = Parameter("lr", "lr", "peak Adam learning rate", 0.0, math.inf, lower_open=True, upper_open=True)
+WARMUP_FRACTION = Parameter(
+    "warmup_fraction", "warmup_fraction", "fraction of the steps spent in the linear warm-up", 0.0, 1.0,
+    upper_open=True,
+)
+FINAL_LR_FRACTION = Parameter(
+    "final_lr_fraction", "final_lr_fraction", "learning rate at the end of the cosine, relative to lr", 0.0, 1.0,
+)
+ADAM_BETA = Parameter("adam_beta", "beta", "Adam moment decay", 0.0, 1.0, upper_open=True)
+ADAM_EPS = Parameter("adam_eps", "eps", "Adam denominator offset", 0.0, math.inf, lower_open=True, upper_open=True)
+CHECKPOINT_EVERY = Parameter(
+    "checkpoint_every", "checkpoint_every", "steps between checkpoints (0: only at the end)", 0, math.inf,
+    integer=True,
+)
+LOG_EVERY = Parameter("log_every", "log_every", "steps between reads of the loss", 1, math.inf, integer=True)
+PATIENCE = Parameter(
+    "patience", "patience", "steps without improvement before stopping (0: never stop early)", 0, math.inf,
+    integer=True,
+)
+REL_TOL = Parameter("rel_tol", "rel_tol", "relative improvement that counts", 0.0, 1.0, upper_open=True)
+
+
+def default_lr(n_features: int) -> float:
+    """The default peak learning rate, ``3e-2 / sqrt(n)`` (ten times the reference 3e-3 / sqrt(n))."""
+    return DEFAULT_LR_SCALE / math.sqrt(n_features)
+
+
+def hidden_size(n_features: int, ratio: float) -> int:
+    """m = round(r n), rounding halves up; ParameterError if that leaves no hidden unit.
+
+    >>> hidden_size(64, 0.25), hidden_size(10, 0.25)
+    (16, 3)
+    """
+    n = N_FEATURES.validate(n_features)
+    r = RATIO.validate(ratio)
+    m = math.floor(r * n + 0.5)
+    if m < 1:
+        raise ParameterError(f"ratio (r) = {r!r} gives m = 0 hidden units at n = {n}; valid: r >= {0.5 / n:g}")
+    return m
+
+
+def _as_tuple(value: Any) -> tuple:
+    if isinstance(value, (str, bytes)):
+        return (value,)
+    try:
+        return tuple(value)
+    except TypeError:
+        return (value,)
+
+
+def _flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ParameterError(f"{name} = {value!r} is not a flag; valid: True or False")
+    return value
+
+
+def _choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ParameterError(f"{name} = {value!r} is unknown; valid: {', '.join(choices)}")
+    return value
+
+
+def _seed(value: Any, name: str = "seed") -> int:
+    try:
+        seed = check_seed(value)
+    except ParameterError:
+        raise ParameterError(f"{name} = {value!r} is out of range; valid: {name} an integer in [0, 2^63)") from None
+    if seed > _MAX_SEED:
+        raise ParameterError(f"{name} = {value!r} is out of range; valid: {name} an integer in [0, 2^63)")
+    return seed
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """K toy models y = ReLU(W_out W_in x + b) with W_in m x n, trained together (THEORY.md).
+
+    ``feature_probability`` and ``seed`` are per instance; a scalar, or a sequence of length 1,
+    is broadcast to the other's length. ``seed[k]`` seeds instance k's initial weights only.
+    The data of all instances comes from one generator on the device seeded with ``data_seed``
+    (default ``seed[0]``), drawn as a (K, batch_size, n) block per step, so an instance's data
+    depends on its position k and on K as well. ``lr=None`` means ``default_lr(n)``.
+
+    Optimiser: Adam (``adam_beta1``, ``adam_beta2``, ``adam_eps``), peak rate ``lr``. Schedule
+    "cosine": linear warm-up from lr/W to lr over the first W = ceil(warmup_fraction * steps)
+    steps, then a cosine decay to ``final_lr_fraction * lr`` at the last step. "constant": lr at
+    every step (warm-up and final fraction ignored).
+
+    Convergence: every ``log_every`` steps the mean training loss of each instance over those
+    steps is read (one host sync). An instance has stalled when that window loss has not gone
+    below (1 - rel_tol) times its best earlier window for ``patience`` steps; training stops
+    early once every instance has stalled, after the warm-up. ``patience=0`` never stops early.
+
+    >>> TrainConfig(n_features=64, n_hidden=16, feature_probability=[0.01, 0.1], seed=0).seed
+    (0, 0)
+    """
+
+    n_features: int
+    n_hidden: int
+    feature_probability: tuple[float, ...]
+    seed: tuple[int, ...]
+    data_seed: int | None = None
+    steps: int = DEFAULT_STEPS
+    batch_size: int = DEFAULT_BATCH_SIZE
+    lr: float | None = None
+    schedule: str = "cosine"
+    warmup_fraction: float = 0.05
+    final_lr_fraction: float = 0.0
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    adam_eps: float = 1e-8
+    tied: bool = False
+    tf32: bool = False
+    dtype: str = "float32"
+    checkpoint_every: int = 0
+    log_every: int = 50
+    patience: int = 2_000
+    rel_tol: float = 1e-3
+
+    def __post_init__(self) -> None:
+        put = lambda name, value: object.__setattr__(self, name, value)
+        n = N_FEATURES.validate(self.n_features)
+        put("n_features", n)
+        hidden = Parameter("n_hidden", "m", "hidden units", 1, n, integer=True)
+        put("n_hidden", hidden.validate(self.n_hidden))
+        p = tuple(float(FEATURE_PROBABILITY.validate(value)) for value in _as_tuple(self.feature_probability))
+        seeds = tuple(_seed(value) for value in _as_tuple(self.seed))
+        if not p or not seeds:
+            raise ParameterError("feature_probability and seed need at least one instance; valid: K >= 1")
+        if len(p) != len(seeds):
+            if len(p) == 1:
+                p = p * len(seeds)
+            elif len(seeds) == 1:
+                seeds = seeds * len(p)
+            else:
+                raise ParameterError(
+                    f"feature_probability has {len(p)} instances but seed has {len(seeds)}; valid: equal lengths"
+                )
+        put("feature_probability", p)
+        put("seed", seeds)
+        put("data_seed", seeds[0] if self.data_seed is None else _seed(self.data_seed, "data_seed"))
+        for parameter in (STEPS, BATCH_SIZE, CHECKPOINT_EVERY, LOG_EVERY, PATIENCE):
+            put(parameter.name, parameter.validate(getattr(self, parameter.name)))
+        put("lr", default_lr(n) if self.lr is None else LR.validate(self.lr))
+        put("schedule", _choice("schedule", self.schedule, SCHEDULES))
+        put("dtype", _choice("dtype", self.dtype, DTYPES))
+        for parameter, name in (
+            (WARMUP_FRACTION, "warmup_fraction"), (FINAL_LR_FRACTION, "final_lr_fraction"),
+            (ADAM_BETA, "adam_beta1"), (ADAM_BETA, "adam_beta2"), (ADAM_EPS, "adam_eps"), (REL_TOL, "rel_tol"),
+        ):
+            try:
+                put(name, float(parameter.validate(getattr(self, name))))
+            except ParameterError as error:
+                raise ParameterError(str(error).replace(parameter.name, name, 1)) from None
+        put("tied", _flag("tied", self.tied))
+        put("tf32", _flag("tf32", self.tf32))
+
+    @property
+    def instances(self) -> int:
+        """K, the number of instances."""
+        return len(self.seed)
+
+    @property
+    def ratio(self) -> float:
+        """r = m / n."""
+        return self.n_hidden / self.n_features
+
+    @property
+    def warmup_steps(self) -> int:
+        """Steps of the linear warm-up (0 for the constant schedule)."""
+        return 0 if self.schedule == "constant" else math.ceil(self.warmup_fraction * self.steps)
+
+    def learning_rate(self, step: int) -> float:
+        """The learning rate of update ``step`` (0-based), from the schedule above."""
+        if self.schedule == "constant":
+            return self.lr
+        warmup = self.warmup_steps
+        if step < warmup:
+            return self.lr * (step + 1) / warmup
+        span = self.steps - warmup
+        progress = (step - warmup + 1) / span if span > 0 else 1.0
+        final = self.final_lr_fraction * self.lr
+        return final + (self.lr - final) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict; ``TrainConfig.from_dict`` inverts it."""
+        record = asdict(self)
+        record["feature_probability"] = list(self.feature_probability)
+        record["seed"] = list(self.seed)
+        return record
+
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> TrainConfig:
+        """The config written by ``to_dict``; unknown keys are a ParameterError."""
+        names = {field.name for field in fields(cls)}
+        unknown = sorted(set(record) - names)
+        if unknown:
+            raise ParameterError(f"TrainConfig has no field {unknown[0]!r}; valid: {', '.join(sorted(names))}")
+        return cls(**record)
+
+
+@dataclass(frozen=True)
+class InstanceGroup:
+    """Instances that share m, so they can be trained in one TrainConfig."""
+
+    n_hidden: int
+    indices: tuple[int, ...]
+    feature_probability: tuple[float, ...]
+    seed: tuple[int, ...]
+
+    def config(self, n_features: int, **options: Any) -> TrainConfig:
+        """The TrainConfig of this group (``options`` are the other TrainConfig fields)."""
+        return TrainConfig(
+            n_features=n_features, n_hidden=self.n_hidden, feature_probability=self.feature_probability,
+            seed=self.seed, **options,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(self).items()}
+
+
+def group_by_hidden(n_features: int, instances: Sequence[tuple[float, float, int]]) -> tuple[InstanceGroup, ...]:
+    """Split (p, r, seed) triples into groups of equal m = round(r n), in order of first appearance.
+
+    ``indices`` says where each group's instances were in ``instances``.
+
+    >>> [(g.n_hidden, g.indices) for g in group_by_hidden(64, [(0.1, 0.25, 0), (0.1, 0.5, 0), (0.01, 0.25, 1)])]
+    [(16, (0, 2)), (32, (1,))]
+    """
+    groups: dict[int, list[tuple[int, float, int]]] = {}
+    for index, (p, r, seed) in enumerate(instances):
+        m = hidden_size(n_features, r)
+        groups.setdefault(m, []).append((index, float(FEATURE_PROBABILITY.validate(p)), _seed(seed)))
+    return tuple(
+        InstanceGroup(m, tuple(i for i, _, _ in rows), tuple(p for _, p, _ in rows), tuple(s for _, _, s in rows))
+        for m, rows in groups.items()
+    )

@@ -1,0 +1,153 @@
+"""Saving and restoring a training run (rugtheory.checkpoint: safetensors + JSON, never pickle).
+
+A checkpoint holds everything the next step depends on: the parameters, Adam's moments and step
+count, the data generator's state (``torch.Generator.get_state()`` as uint8), the running loss
+window and the convergence bookkeeping, together with the TrainConfig. Restoring it and
+continuing gives bitwise the same weights as a run that was never interrupted (same device).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .config import TrainConfig
+
+__all__ = ["FORMAT", "RunState", "checkpoint_dir", "has_checkpoint", "load_state", "save_state"]
+
+FORMAT = "rugtheory.harness.train/1"
+
+
+@dataclass
+class RunState:
+    """The mutable state of a run between two steps (not a result: see TrainResult)."""
+
+    weights: dict[str, torch.Tensor]
+    optimizer: torch.optim.Adam
+    generator: torch.Generator
+    step: int
+    window_sum: torch.Tensor  # (K,) sum of the training losses since the last read, on the device
+    window_count: int
+    best_loss: np.ndarray  # (K,) float64, best window loss so far (inf before the first read)
+    best_step: np.ndarray  # (K,) int64, step of that best
+    last_loss: np.ndarray  # (K,) float64, the latest window loss (NaN before the first read)
+    seconds: float
+    finished: bool = False
+    converged: bool = False
+
+
+def checkpoint_dir(out: str | os.PathLike) -> Path:
+    """Where a run writes its checkpoint: ``out/checkpoint``."""
+    return Path(out) / "checkpoint"
+
+
+def has_checkpoint(out: str | os.PathLike) -> bool:
+    folder = checkpoint_dir(out)
+    return (folder / "config.json").exists() or (folder / "weights.safetensors").exists()
+
+
+def _numpy(tensor: torch.Tensor) -> np.ndarray:
+    return tensor.detach().to("cpu").contiguous().numpy().copy()
+
+
+def save_state(out: str | os.PathLike, config: TrainConfig, state: RunState, device: torch.device) -> None:
+    """Write the run's checkpoint atomically under ``checkpoint_dir(out)``."""
+    arrays: dict[str, np.ndarray] = {name: _numpy(value) for name, value in state.weights.items()}
+    for name, value in state.weights.items():
+        moments = state.optimizer.state.get(value, {})
+        if moments:
+            arrays[f"adam.exp_avg.{name}"] = _numpy(moments["exp_avg"])
+            arrays[f"adam.exp_avg_sq.{name}"] = _numpy(moments["exp_avg_sq"])
+            arrays[f"adam.step.{name}"] = _numpy(moments["step"]).reshape(1)
+    arrays["generator_state"] = _numpy(state.generator.get_state())
+    arrays["window_sum"] = _numpy(state.window_sum)
+    arrays["best_loss"] = state.best_loss.astype(np.float64)
+    arrays["best_step"] = state.best_step.astype(np.int64)
+    arrays["last_loss"] = state.last_loss.astype(np.float64)
+    meta = {
+        "format": FORMAT,
+        "train_config": config.to_dict(),
+        "step": state.step,
+        "window_count": state.window_count,
+        "seconds": state.seconds,
+        "finished": state.finished,
+        "converged": state.converged,
+        "device_type": device.type,
+        "torch_version": torch.__version__,
+    }
+    save_checkpoint(checkpoint_dir(out), arrays, meta)
+
+
+def _mismatch(meta: dict[str, Any], config: TrainConfig, folder: Path) -> str | None:
+    saved = meta.get("train_config")
+    if not isinstance(saved, dict):
+        return "it has no train_config"
+    current = config.to_dict()
+    for key in current:
+        if saved.get(key) != current[key]:
+            return f"it was written for {key} = {saved.get(key)!r}, not {current[key]!r}"
+    return None
+
+
+def load_state(
+    out: str | os.PathLike,
+    config: TrainConfig,
+    device: torch.device,
+    weights: dict[str, torch.Tensor],
+    optimizer: torch.optim.Adam,
+    generator: torch.Generator,
+) -> RunState:
+    """Restore the checkpoint in ``out`` into fresh ``weights``, ``optimizer`` and ``generator``.
+
+    CheckpointError (one line) if it is missing or corrupt, or was written for another config or
+    another device type.
+    """
+    folder = checkpoint_dir(out)
+    arrays, meta = load_checkpoint(folder)
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"checkpoint {str(folder)!r} is not a training run ({FORMAT}); valid: a train() output")
+    why = _mismatch(meta, config, folder)
+    if why is not None:
+        raise CheckpointError(f"cannot resume from {str(folder)!r}: {why}; valid: the same TrainConfig")
+    if meta.get("device_type") != device.type:
+        raise CheckpointError(
+            f"cannot resume from {str(folder)!r}: it was written on {meta.get('device_type')!r}, "
+            f"not {device.type!r}; valid: the same device type"
+        )
+    try:
+        with torch.no_grad():
+            for name, value in weights.items():
+                value.copy_(_tensor(arrays, name, value))
+                if f"adam.step.{name}" in arrays:
+                    optimizer.state[value] = {
+                        "step": torch.tensor(float(arrays[f"adam.step.{name}"][0]), dtype=torch.float32),
+                        "exp_avg": _tensor(arrays, f"adam.exp_avg.{name}", value).clone(),
+                        "exp_avg_sq": _tensor(arrays, f"adam.exp_avg_sq.{name}", value).clone(),
+                    }
+        generator.set_state(torch.from_numpy(arrays["generator_state"]))
+        window_sum = torch.from_numpy(arrays["window_sum"]).to(device)
+        state = RunState(
+            weights=weights, optimizer=optimizer, generator=generator, step=int(meta["step"]),
+            window_sum=window_sum, window_count=int(meta["window_count"]),
+            best_loss=arrays["best_loss"].copy(), best_step=arrays["best_step"].copy(),
+            last_loss=arrays["last_loss"].copy(), seconds=float(meta["seconds"]),
+            finished=bool(meta["finished"]), converged=bool(meta["converged"]),
+        )
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+        raise CheckpointError(f"checkpoint {str(folder)!r} is incomplete or inconsistent ({error!s:.80})") from None
+    if not 0 <= state.step <= config.steps:
+        raise CheckpointError(f"checkpoint {str(folder)!r} has step {state.step} outside [0, {config.steps}]")
+    return state
+
+
+def _tensor(arrays: dict[str, np.ndarray], name: str, like: torch.Tensor) -> torch.Tensor:
+    value = arrays[name]
+    if tuple(value.shape) != tuple(like.shape) or str(value.dtype) != str(like.dtype).removeprefix("torch."):
+        raise ValueError(f"{name} has shape {value.shape} and dtype {value.dtype}")
+    return torch.from_numpy(value).to(like.device)

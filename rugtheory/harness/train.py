@@ -1,0 +1,214 @@
+"""The batched trainer: K toy models, one tensor program, data drawn on the device (issue 4).
+
+Per step: draw x (K, B, n) with the run's generator, forward all instances, take each instance's
+per-feature MSE, sum them for the backward (so instance k gets exactly its own gradient), and
+make one Adam step at the scheduled learning rate. The loss is read back to the host only every
+``log_every`` steps, for the progress bar and the convergence rule (TrainConfig).
+
+What is seeded: instance k's initial weights by ``seed[k]`` (on the CPU, see ``init_weights``);
+the data by ``data_seed`` through a ``torch.Generator`` on the training device. Nothing else is
+random, so a run is bitwise reproducible on a given device with the same torch build and thread
+count; CPU and CUDA runs agree only to rounding.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import ParameterError
+from .config import TrainConfig
+from .device import resolve_device
+from .model import forward, init_weights, instance_loss, sample_features
+from .state import RunState, checkpoint_dir, has_checkpoint, load_state, save_state
+
+__all__ = ["TrainResult", "train"]
+
+
+def _readonly(array: np.ndarray) -> np.ndarray:
+    array = np.ascontiguousarray(array, dtype=np.float64)
+    array.setflags(write=False)
+    return array
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """The trained instances, stacked on the first axis (instance k is ``W[k]``), in float64.
+
+    ``W_in`` (K, m, n), ``W_out`` (K, n, m) (= W_in^T per instance when tied), ``b`` (K, n) and
+    ``W = W_out @ W_in`` (K, n, n). ``steps`` is the number of steps run (fewer than
+    ``config.steps`` when the convergence rule stopped the run), ``seconds`` the wall time of the
+    training loop (summed over resumed calls), ``final_loss`` the mean training loss of each
+    instance over the last loss window (up to ``log_every`` steps).
+    """
+
+    config: TrainConfig
+    W_in: np.ndarray
+    W_out: np.ndarray
+    b: np.ndarray
+    W: np.ndarray
+    steps: int
+    seconds: float
+    final_loss: np.ndarray
+    device: str
+    converged: bool
+
+    def to_dict(self, include_weights: bool = False) -> dict[str, Any]:
+        """Scalars and per-instance losses; the weights too (as nested lists) if asked."""
+        record: dict[str, Any] = {
+            "config": self.config.to_dict(), "steps": self.steps, "seconds": self.seconds,
+            "final_loss": self.final_loss.tolist(), "device": self.device, "converged": self.converged,
+        }
+        if include_weights:
+            record.update(W_in=self.W_in.tolist(), W_out=self.W_out.tolist(), b=self.b.tolist(), W=self.W.tolist())
+        return record
+
+
+@contextmanager
+def _matmul_precision(device: torch.device, tf32: bool):
+    """TF32 matmuls on CUDA iff ``tf32``; restores torch's global flag afterwards. No effect on CPU."""
+    if device.type != "cuda":
+        yield
+        return
+    previous = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = previous
+
+
+def _fresh_state(config: TrainConfig, weights, optimizer, generator, device, dtype) -> RunState:
+    k = config.instances
+    return RunState(
+        weights=weights, optimizer=optimizer, generator=generator, step=0,
+        window_sum=torch.zeros(k, device=device, dtype=dtype), window_count=0,
+        best_loss=np.full(k, np.inf), best_step=np.zeros(k, dtype=np.int64), last_loss=np.full(k, np.nan),
+        seconds=0.0,
+    )
+
+
+def _read_window(config: TrainConfig, state: RunState) -> None:
+    """Close the loss window: record its mean, update the bests, decide convergence (host sync)."""
+    if state.window_count == 0:
+        return
+    loss = state.window_sum.double().cpu().numpy() / state.window_count
+    state.window_sum.zero_()
+    state.window_count = 0
+    state.last_loss = loss
+    improved = loss < state.best_loss * (1.0 - config.rel_tol)
+    state.best_loss = np.where(improved, loss, state.best_loss)
+    state.best_step = np.where(improved, state.step, state.best_step)
+    if config.patience > 0 and state.step >= config.warmup_steps + config.patience:
+        state.converged = bool(np.all(state.step - state.best_step >= config.patience))
+
+
+def _result(config: TrainConfig, state: RunState, device: torch.device) -> TrainResult:
+    weights = {name: value.detach().to("cpu", torch.float64).numpy() for name, value in state.weights.items()}
+    w_in = weights["W_in"]
+    w_out = weights["W_out"] if "W_out" in weights else np.swapaxes(w_in, 1, 2)
+    return TrainResult(
+        config=config, W_in=_readonly(w_in), W_out=_readonly(w_out), b=_readonly(weights["b"]),
+        W=_readonly(w_out @ w_in), steps=state.step, seconds=state.seconds, final_loss=_readonly(state.last_loss),
+        device=str(device), converged=state.converged,
+    )
+
+
+def _open_bar(config: TrainConfig, state: RunState, progress: bool):
+    if not progress:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=config.steps, initial=state.step, file=sys.stderr, desc="train", unit="step",
+                dynamic_ncols=True, leave=True)
+
+
+def train(
+    config: TrainConfig,
+    device: str | torch.device = "auto",
+    out: str | os.PathLike | None = None,
+    resume: bool = False,
+    progress: bool = True,
+) -> TrainResult:
+    """Train the instances of ``config`` (THEORY.md, "Model and loss"); see the module docstring.
+
+    ``out``: a directory for the checkpoint (``out/checkpoint``), written every
+    ``checkpoint_every`` steps and at the end; without it nothing is saved. ``resume=True``
+    continues from the checkpoint in ``out`` (CheckpointError if it is missing, corrupt or for
+    another config); without ``resume`` an existing checkpoint in ``out`` is an error rather than
+    overwritten. ``progress`` shows a tqdm bar on stderr with the current mean loss.
+    """
+    if not isinstance(config, TrainConfig):
+        raise ParameterError(f"config = {type(config).__name__} is not a TrainConfig; valid: a TrainConfig")
+    if not isinstance(resume, bool):
+        raise ParameterError(f"resume = {resume!r} is not a flag; valid: True or False")
+    torch_device = resolve_device(device)
+    if resume and out is None:
+        raise ParameterError("resume = True needs out, the directory of the run to continue; valid: a directory")
+    if out is not None and not resume and has_checkpoint(out):
+        raise ParameterError(
+            f"out = {str(out)!r} already holds a checkpoint ({checkpoint_dir(out)}); valid: resume=True, or another out"
+        )
+    dtype = getattr(torch, config.dtype)
+    weights = init_weights(config, torch_device, dtype)
+    optimizer = torch.optim.Adam(
+        list(weights.values()), lr=config.lr, betas=(config.adam_beta1, config.adam_beta2), eps=config.adam_eps
+    )
+    generator = torch.Generator(device=torch_device).manual_seed(config.data_seed)
+    if resume:
+        state = load_state(out, config, torch_device, weights, optimizer, generator)
+    else:
+        state = _fresh_state(config, weights, optimizer, generator, torch_device, dtype)
+    with _matmul_precision(torch_device, config.tf32):
+        _loop(config, state, torch_device, Path(out) if out is not None else None, progress)
+    return _result(config, state, torch_device)
+
+
+def _loop(config: TrainConfig, state: RunState, device: torch.device, out: Path | None, progress: bool) -> None:
+    probability = torch.tensor(config.feature_probability, device=device, dtype=state.window_sum.dtype)
+    bar = _open_bar(config, state, progress)
+    started = time.perf_counter()
+    elapsed_before = state.seconds
+    try:
+        while not state.finished:
+            if state.step >= config.steps or state.converged:
+                _read_window(config, state)
+                state.finished = True
+            else:
+                _step(config, state, probability)
+                if state.step % config.log_every == 0:
+                    _read_window(config, state)
+                    if bar is not None:
+                        bar.update(state.step - bar.n)
+                        bar.set_postfix(loss=f"{float(np.mean(state.last_loss)):.4g}", refresh=False)
+            state.seconds = elapsed_before + time.perf_counter() - started
+            if out is not None and (
+                state.finished or (config.checkpoint_every and state.step % config.checkpoint_every == 0)
+            ):
+                save_state(out, config, state, device)
+    finally:
+        if bar is not None:
+            bar.update(state.step - bar.n)
+            bar.close()
+
+
+def _step(config: TrainConfig, state: RunState, probability: torch.Tensor) -> None:
+    """One Adam step on a fresh batch; the per-instance losses are added to the window on the device."""
+    for group in state.optimizer.param_groups:
+        group["lr"] = config.learning_rate(state.step)
+    x = sample_features(probability, config.batch_size, config.n_features, state.generator)
+    loss = instance_loss(forward(state.weights, x), x)
+    state.optimizer.zero_grad(set_to_none=True)
+    loss.sum().backward()
+    state.optimizer.step()
+    state.window_sum += loss.detach()
+    state.window_count += 1
+    state.step += 1
