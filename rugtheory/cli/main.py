@@ -91,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     scaling.add_parser(sub, _number)
     compare.add_parser(sub, _number)
+    __import__("rugtheory.cli.rug", fromlist=["add_parser"]).add_parser(sub, _number)
     return parser
 
 
@@ -169,6 +170,7 @@ _COMMANDS = {
     "report": lambda args: report.run(args, _emit),
     "scaling": lambda args: scaling.run(args, _emit),
     "compare": lambda args: compare.run(args, _emit),
+    "rug": lambda args: args.run_rug(args, _emit),
 }
 
 
