@@ -37,13 +37,13 @@ class Batch:
     values: np.ndarray | None = None
 
     def times(self, matrix_t: np.ndarray) -> np.ndarray:
-        """x @ matrix_t for each sample: a dense (size, k) array (matrix_t is n x k, C-contiguous)."""
+        """x @ matrix_t for each sample: a dense (size, k) array (matrix_t is n x k)."""
         if self.dense is not None:
             return self.dense @ matrix_t
         from scipy.sparse import csr_array
 
         sparse = csr_array((self.values, (self.rows, self.cols)), shape=(self.size, self.n))
-        return sparse @ matrix_t
+        return sparse @ np.ascontiguousarray(matrix_t)  # scipy would copy a strided operand itself
 
     def subtract_from(self, out: np.ndarray) -> None:
         """out -= x in place (out has shape (size, n))."""

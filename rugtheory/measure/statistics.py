@@ -191,7 +191,7 @@ def _ks_distances(W: np.ndarray, mu: np.ndarray, sigma: np.ndarray, p: float, sa
         live = rows[sigma[rows] > 0.0]
         if live.size == 0:
             continue
-        nu = batch.times(np.ascontiguousarray(W[live].T)) - batch.columns(live) * W[live, live]
+        nu = batch.times(W[live].T) - batch.columns(live) * W[live, live]
         nu.sort(axis=0)
         cdf = ndtr((nu - mu[live]) / sigma[live])
         distance[live] = np.maximum((upper - cdf).max(axis=0), (cdf - lower).max(axis=0))
