@@ -39,8 +39,11 @@ def png_bytes(W: Any, title: str | None = None, vmax: float | None = None, dpi: 
     A matrix larger than 2 ZOOM (512) is shrunk to the figure's pixels by averaging colours, which
     blurs the pattern, so a second panel shows its leading ZOOM x ZOOM block entry by entry.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ModuleNotFoundError("drawing W needs matplotlib, which is not installed") from None
 
     matrix = np.asarray(W, dtype=float)
     if matrix.ndim != 2 or not np.all(np.isfinite(matrix)):

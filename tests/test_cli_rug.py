@@ -103,3 +103,12 @@ def test_corrupt_saved_model_exits_2(tmp_path, capsys):
     assert len(err.strip().splitlines()) == 1 and "SHA-256" in err
     assert main(["rug", "--load", str(tmp_path), "--n", "16"]) == 2
     assert "drop --n" in capsys.readouterr().err
+
+
+def test_missing_matplotlib_is_a_one_line_error(monkeypatch, capsys, tmp_path):
+    # A None entry in sys.modules makes the import fail; monkeypatch restores it afterwards.
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    assert main(["rug", "--n", "16", "--r", "0.5", "--png", str(tmp_path / "w.png")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "matplotlib" in err and "rugtheory[torch]" in err
+    assert not (tmp_path / "w.png").exists()

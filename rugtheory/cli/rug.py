@@ -136,7 +136,20 @@ def text(data: dict) -> str:
 
 
 def run(args: argparse.Namespace, emit) -> None:
-    """Build (or load) the rug, measure it, optionally save and draw it, and print the report."""
+    """Build (or load) the rug, measure it, optionally save and draw it, and print the report.
+
+    A missing optional dependency (safetensors for --out/--load, matplotlib for --png) is a
+    one-line error too.
+    """
+    from ..errors import ParameterError
+
+    try:
+        _run(args, emit)
+    except ImportError as error:
+        raise ParameterError(f"{error}; install the extra: pip install 'rugtheory[torch]'") from None
+
+
+def _run(args: argparse.Namespace, emit) -> None:
     from ..checkpoint import CheckpointError
     from ..measure import measure_model
 
