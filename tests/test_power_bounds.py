@@ -169,3 +169,19 @@ def test_bad_input():
         pb.power_bounds(0.05, 0.5)
     with pytest.raises(ParameterError, match="ratio"):
         pb.power_bounds(1e-6, 0.0)
+
+
+def test_cli_bounds_json_and_bad_input():
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "rugtheory", "bounds", "--p", "1e-12", "--r", "0.5", "--json"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    payload = json.loads(out.stdout)
+    assert payload["lower"] == pb.power_bounds(1e-12, 0.5).lower
+    assert payload["lower"] <= payload["upper"] and payload["mmse"] < payload["lower"]
+    bad = subprocess.run([sys.executable, "-m", "rugtheory", "bounds", "--p", "0.2"],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "kappa" in bad.stderr

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from ..errors import ParameterError
 from ..parameters import BIAS, DIAG, FEATURE_PROBABILITY, PRECISION, RATIO, SAMPLES, SIGMA, Parameter
-from . import compare, report, scaling
+from . import bounds, compare, report, scaling
 
 __all__ = ["build_parser", "main"]
 
@@ -91,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     scaling.add_parser(sub, _number)
     compare.add_parser(sub, _number)
+    bounds.add_parser(sub, _number)
     __import__("rugtheory.cli.rug", fromlist=["add_parser"]).add_parser(sub, _number)
     return parser
 
@@ -170,6 +171,7 @@ _COMMANDS = {
     "report": lambda args: report.run(args, _emit),
     "scaling": lambda args: scaling.run(args, _emit),
     "compare": lambda args: compare.run(args, _emit),
+    "bounds": lambda args: bounds.run(args, _emit),
     "rug": lambda args: args.run_rug(args, _emit),
 }
 
