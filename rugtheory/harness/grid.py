@@ -1,0 +1,105 @@
+"""Train a (p, r) grid of toy models in batches and hold each against the theory (issue 4, validation).
+
+Instances with the same m = round(r n) are trained together in one tensor program
+(``group_by_hidden``); each group runs in ``out/runs/m<m>`` with its own checkpoint, so an
+interrupted grid resumes group by group (``resume=True``), and a group already measured is not
+measured again (``measured.json``, written atomically). Every trained instance is measured by
+``rugtheory.measure.measure_model``; beside it stands the forward-engineered Hadamard rug at the
+same (n, r, p) (n a power of two), measured by the same Monte Carlo.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..checkpoint import write_atomic
+from ..errors import ParameterError
+from .config import group_by_hidden
+from .state import has_checkpoint
+from .train import train
+
+__all__ = ["grid_rows"]
+
+
+def _flat(prefix: str, record: dict[str, Any]) -> dict[str, Any]:
+    return {f"{prefix}{key}": value for key, value in record.items()}
+
+
+def _rug_row(n: int, r: float, p: float, seed: int, samples: int | None) -> dict[str, Any]:
+    from ..measure import monte_carlo_loss
+    from ..weights.rug_model import rug_model
+
+    if n & (n - 1):
+        return {}
+    rug = rug_model(n, r, p, seed=seed)
+    estimate = monte_carlo_loss(rug.W, rug.b, p, samples=samples, seed=seed)
+    return {"rug_loss_measured": estimate.loss, "rug_loss_measured_se": estimate.standard_error}
+
+
+def _measure_group(group, config, result, r_of: dict[int, float], samples, seed_offset: int) -> list[dict]:
+    from ..measure import measure_model
+
+    rows = []
+    for k, index in enumerate(group.indices):
+        p, seed = group.feature_probability[k], group.seed[k]
+        r = config.ratio
+        started = time.perf_counter()
+        measured = measure_model(result.W[k], result.b[k], p, r, samples=samples, seed=seed + seed_offset)
+        record = measured.to_dict()
+        stats = record.pop("stats")
+        optimum = record["loss_meanfield_optimum"]
+        row = {
+            "index": index, "n": config.n_features, "m": config.n_hidden, "p": p, "r": r,
+            "r_requested": r_of[index], "seed": seed, "device": result.device, "steps": result.steps,
+            "instances": config.instances, "seconds_train_group": result.seconds,
+            "final_training_loss": float(result.final_loss[k]), **record,
+            "ratio_to_optimum": record["loss_measured"] / optimum if optimum > 0 else None,
+            "ratio_to_optimum_se": record["loss_measured_se"] / optimum if optimum > 0 else None,
+            **_flat("stats_", stats),
+            **_rug_row(config.n_features, r, p, seed, samples),
+        }
+        if "rug_loss_measured" in row and optimum > 0:
+            row["rug_ratio_to_optimum"] = row["rug_loss_measured"] / optimum
+        row["seconds_measure"] = time.perf_counter() - started
+        rows.append(row)
+    return rows
+
+
+def grid_rows(
+    n: int, p_grid: Sequence[float], r_grid: Sequence[float], seeds: Sequence[int] = (0,),
+    device: str = "auto", out: str | os.PathLike | None = None, resume: bool = False,
+    samples: int | None = None, progress: bool = True, **options: Any,
+) -> list[dict[str, Any]]:
+    """Train every (p, r, seed) of the grid at n features and measure it; one dict per instance.
+
+    ``options`` are further ``TrainConfig`` fields (steps, batch_size, lr, ...). The measurement
+    seed is the instance seed plus 10^6, a stream apart from the training seeds. With ``out``,
+    each group checkpoints in ``out/runs/m<m>``; ``resume=True`` continues or reuses them.
+    """
+    triples = [(p, r, s) for p in p_grid for r in r_grid for s in seeds]
+    if not triples:
+        raise ParameterError("p_grid, r_grid and seeds must each hold at least one value")
+    r_of = {index: r for index, (_, r, _) in enumerate(triples)}
+    rows: list[dict[str, Any]] = []
+    for group in group_by_hidden(n, triples):
+        config = group.config(n, **options)
+        folder = None if out is None else Path(out) / "runs" / f"m{group.n_hidden}"
+        cached = folder / "measured.json" if folder is not None else None
+        if cached is not None and resume and cached.is_file():
+            record = json.loads(cached.read_text())
+            if record.get("config") == config.to_dict():
+                rows += record["rows"]
+                continue
+        again = resume and folder is not None and has_checkpoint(folder)
+        result = train(config, device=device, out=folder, resume=again, progress=progress)
+        group_rows = _measure_group(group, config, result, r_of, samples, 10**6)
+        if cached is not None:
+            payload = {"config": config.to_dict(), "rows": group_rows}
+            write_atomic(cached, json.dumps(payload, indent=1, allow_nan=False, default=float).encode())
+        rows += group_rows
+    return sorted(rows, key=lambda row: row["index"])

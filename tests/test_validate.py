@@ -1,0 +1,86 @@
+"""`rugtheory validate` and its pieces: grid training by m, measurement rows, the run's files, resume."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+from rugtheory.gridreport import MATCH, classify, summary_markdown
+from rugtheory.harness import TrainConfig, train
+from rugtheory.harness.grid import grid_rows
+from rugtheory.measure import measure_model
+
+GRID = {"n": 16, "p_grid": (0.1, 0.3), "r_grid": (0.25, 0.5), "seeds": (3,)}
+OPTIONS = {"steps": 120, "batch_size": 256, "samples": 20_000, "device": "cpu", "progress": False}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("grid")
+    return out, grid_rows(**GRID, out=out, **OPTIONS)
+
+
+def test_rows_cover_the_grid_and_equal_a_direct_training(run):
+    _, rows = run
+    assert [(row["p"], row["r_requested"]) for row in rows] == [(0.1, 0.25), (0.1, 0.5), (0.3, 0.25), (0.3, 0.5)]
+    assert {row["m"] for row in rows} == {4, 8}
+    # the grid trains each m-group as one batch: the same as a direct TrainConfig of that group
+    config = TrainConfig(n_features=16, n_hidden=8, feature_probability=(0.1, 0.3), seed=3, steps=120, batch_size=256)
+    direct = train(config, device="cpu", progress=False)
+    for k, row in enumerate(r for r in rows if r["m"] == 8):
+        again = measure_model(direct.W[k], direct.b[k], row["p"], row["r"], samples=20_000, seed=3 + 10**6)
+        assert row["loss_measured"] == again.loss_measured
+        assert row["ratio_to_optimum"] == pytest.approx(again.loss_measured / again.loss_meanfield_optimum, rel=1e-15)
+
+
+def test_rug_rows_stand_beside_each_instance(run):
+    _, rows = run
+    for row in rows:
+        assert row["rug_loss_measured"] > 0 and row["rug_loss_measured_se"] > 0
+        assert row["rug_ratio_to_optimum"] == pytest.approx(row["rug_loss_measured"] / row["loss_meanfield_optimum"])
+
+
+def test_report_files_are_written(run, tmp_path):
+    from rugtheory.gridreport import write_report
+
+    _, rows = run
+    files = write_report(rows, {"n": 16, "command": "test", "device": "cpu", "seeds": [3]}, tmp_path)
+    assert set(files) == {"results.csv", "results.json", "summary.md", "loss_vs_r.png", "heatmaps.png"}
+    with open(tmp_path / "results.csv") as stream:
+        table = list(csv.DictReader(stream))
+    assert len(table) == 4 and float(table[0]["loss_measured"]) == rows[0]["loss_measured"]
+    assert json.loads((tmp_path / "results.json").read_text())["rows"][1]["p"] == rows[1]["p"]
+    assert (tmp_path / "heatmaps.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_resume_reuses_measured_groups(run):
+    out, rows = run
+    again = grid_rows(**GRID, out=out, resume=True, **OPTIONS)
+    assert [row["loss_measured"] for row in again] == [row["loss_measured"] for row in rows]
+
+
+@pytest.mark.parametrize("ratio,se,verdict", [
+    (1.0 + 0.99 * MATCH, 0.01, "match"), (0.9, 0.01, "beats"), (0.97, 0.01, "undecided"), (1.1, 0.01, "short"),
+    (1.05, 0.02, "undecided"), (None, None, "undecided"),
+])
+def test_classify(ratio, se, verdict):
+    assert classify(ratio, se) == verdict
+
+
+def test_summary_lists_every_verdict(run):
+    _, rows = run
+    text = summary_markdown(rows, {"n": 16, "command": "x"})
+    assert text.count("\n| 0.") == 4 and "## Where the theory holds" in text
+
+
+def test_cli_validate_bad_input_is_one_line(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "rugtheory", "validate", "--n", "1", "--p-grid", "0.1", "--r-grid",
+                          "0.5", "--out", str(tmp_path)], capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "n_features" in out.stderr
+    out = subprocess.run([sys.executable, "-m", "rugtheory", "validate", "--n", "8", "--p-grid", "1.5", "--r-grid",
+                          "0.5", "--out", str(tmp_path)], capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 2 and "feature_probability" in out.stderr
