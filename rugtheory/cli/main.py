@@ -93,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_parser(sub, _number)
     bounds.add_parser(sub, _number)
     __import__("rugtheory.cli.rug", fromlist=["add_parser"]).add_parser(sub, _number)
+    __import__("rugtheory.cli.train", fromlist=["add_parser"]).add_parser(sub, _number)
     return parser
 
 
@@ -173,6 +174,7 @@ _COMMANDS = {
     "compare": lambda args: compare.run(args, _emit),
     "bounds": lambda args: bounds.run(args, _emit),
     "rug": lambda args: args.run_rug(args, _emit),
+    "train": lambda args: args.run_train(args, _emit),
 }
 
 

@@ -88,6 +88,17 @@ def _as_tuple(value: Any) -> tuple:
         return (value,)
 
 
+def _check(parameter: Parameter, value: Any, name: str | None = None) -> Any:
+    """``parameter.validate(value)``, the message naming ``name`` (and the symbol only when it differs)."""
+    try:
+        return parameter.validate(value)
+    except ParameterError as error:
+        name = name or parameter.name
+        label = name if parameter.symbol == parameter.name else f"{name} ({parameter.symbol})"
+        message = str(error).replace(f"{parameter.name} ({parameter.symbol})", label, 1)
+        raise ParameterError(message.replace(f"valid: {parameter.symbol} ", f"valid: {label.split()[0]} ", 1)) from None
+
+
 def _flag(name: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise ParameterError(f"{name} = {value!r} is not a flag; valid: True or False")
@@ -179,18 +190,15 @@ class TrainConfig:
         put("seed", seeds)
         put("data_seed", seeds[0] if self.data_seed is None else _seed(self.data_seed, "data_seed"))
         for parameter in (STEPS, BATCH_SIZE, CHECKPOINT_EVERY, LOG_EVERY, PATIENCE):
-            put(parameter.name, parameter.validate(getattr(self, parameter.name)))
-        put("lr", default_lr(n) if self.lr is None else LR.validate(self.lr))
+            put(parameter.name, _check(parameter, getattr(self, parameter.name)))
+        put("lr", default_lr(n) if self.lr is None else float(_check(LR, self.lr)))
         put("schedule", _choice("schedule", self.schedule, SCHEDULES))
         put("dtype", _choice("dtype", self.dtype, DTYPES))
         for parameter, name in (
             (WARMUP_FRACTION, "warmup_fraction"), (FINAL_LR_FRACTION, "final_lr_fraction"),
             (ADAM_BETA, "adam_beta1"), (ADAM_BETA, "adam_beta2"), (ADAM_EPS, "adam_eps"), (REL_TOL, "rel_tol"),
         ):
-            try:
-                put(name, float(parameter.validate(getattr(self, name))))
-            except ParameterError as error:
-                raise ParameterError(str(error).replace(parameter.name, name, 1)) from None
+            put(name, float(_check(parameter, getattr(self, name), name)))
         put("tied", _flag("tied", self.tied))
         put("tf32", _flag("tf32", self.tf32))
 

@@ -1,0 +1,165 @@
+"""`rugtheory train`: train K toy models at once with the torch harness, then measure them (issue 4).
+
+    rugtheory train --n N --p P --r R [--instances K] [--steps S] [--seed S] [--device auto|cpu|cuda]
+        [--batch-size B] [--lr LR] [--tied] [--tf32] [--samples M] [--out DIR] [--resume] [--json]
+
+Instance k has init seed S + k; the data stream has seed S (``rugtheory.harness.TrainConfig``).
+m = round(r n), and the reported r is m / n. Each trained instance is measured by
+``rugtheory.measure.measure_model`` on fresh numpy data seeded with the instance's seed (a
+generator unrelated to the torch training stream). ``--out`` keeps the run's checkpoint
+(``DIR/checkpoint``) and the printed JSON (``DIR/results.json``), both written atomically;
+``--resume`` continues the run in ``DIR``. Nothing here imports torch until the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+__all__ = ["add_parser", "payload", "run", "text"]
+
+
+def _count(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer: got {text!r}") from None
+
+
+def _integer(parameter):
+    def parse(text: str) -> int:
+        try:
+            return int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{parameter.name} ({parameter.symbol}) must be an integer: got {text!r}; valid: {parameter.domain_text()}"
+            ) from None
+
+    parse.__name__ = parameter.name
+    return parse
+
+
+def add_parser(sub: argparse._SubParsersAction, number) -> None:
+    """Register ``train`` on the subparsers; its handler is ``args.run_train`` (``run``)."""
+    from ..parameters import FEATURE_PROBABILITY, N_FEATURES, RATIO
+
+    parser = sub.add_parser("train", help="train toy models with the torch harness and measure them")
+    parser.add_argument("--n", type=_integer(N_FEATURES), required=True, help=f"number of features, {N_FEATURES.domain_text()}")
+    parser.add_argument("--p", type=number(FEATURE_PROBABILITY), required=True,
+                        help=f"feature probability, {FEATURE_PROBABILITY.domain_text()}")
+    parser.add_argument("--r", type=number(RATIO), required=True, help=f"ratio m/n, {RATIO.domain_text()}; m = round(r n)")
+    parser.add_argument("--instances", type=_count, default=1, help="models trained at once, seeds S..S+K-1 (default 1)")
+    parser.add_argument("--steps", type=_count, default=None, help="optimizer steps (default: TrainConfig's, 10000)")
+    parser.add_argument("--seed", type=_count, default=0, help="run seed S (default 0)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    parser.add_argument("--batch-size", type=_count, default=None, help="samples per instance per step (default 1024)")
+    parser.add_argument("--lr", type=float, default=None, help="peak Adam learning rate (default 3e-2/sqrt(n))")
+    parser.add_argument("--tied", action="store_true", help="tie W_out = W_in^T")
+    parser.add_argument("--tf32", action="store_true", help="TF32 matmuls (CUDA only)")
+    parser.add_argument("--samples", type=_count, default=None, help="Monte Carlo samples of the measurement")
+    parser.add_argument("--checkpoint-every", type=_count, default=None, help="steps between checkpoints in --out")
+    parser.add_argument("--out", metavar="DIR", help="write the checkpoint and results.json to DIR")
+    parser.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    parser.add_argument("--json", action="store_true", help="print JSON (an object, or a list for K > 1)")
+    parser.set_defaults(run_train=run)
+
+
+def _config(args: argparse.Namespace, harness):
+    from ..errors import ParameterError
+    from ..parameters import Parameter
+
+    instances = Parameter("instances", "K", "models trained at once", 1, math.inf, integer=True).validate(args.instances)
+    m = harness.hidden_size(args.n, args.r)
+    options = {
+        "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "checkpoint_every": args.checkpoint_every,
+    }
+    options = {key: value for key, value in options.items() if value is not None}
+    if args.resume and args.out is None:
+        raise ParameterError("--resume needs --out DIR, the directory of the run to continue")
+    return harness.TrainConfig(
+        n_features=args.n, n_hidden=m, feature_probability=args.p,
+        seed=tuple(args.seed + k for k in range(instances)), data_seed=args.seed,
+        tied=args.tied, tf32=args.tf32, **options,
+    )
+
+
+def payload(result, k: int, measurement) -> dict:
+    """The JSON object of instance k (issue 4's contract keys first, then the rest)."""
+    config = result.config
+    return {
+        "n": config.n_features,
+        "m": config.n_hidden,
+        "p": config.feature_probability[k],
+        "r": config.ratio,
+        "seed": config.seed[k],
+        "device": result.device,
+        "steps": result.steps,
+        "seconds": result.seconds,
+        **measurement.to_dict(),
+        "loss_train": float(result.final_loss[k]),
+        "converged": result.converged,
+        "tied": config.tied,
+        "samples": measurement.samples,
+    }
+
+
+def text(data: list[dict]) -> str:
+    """The human-readable report of ``train``."""
+    head = data[0]
+    lines = [
+        f"trained {len(data)} instance(s): n = {head['n']}, m = {head['m']} (r = m/n = {head['r']:.6g}), "
+        f"p = {head['p']:.6g}, {head['steps']} steps in {head['seconds']:.1f} s on {head['device']}"
+        + (" (stopped early: converged)" if head["converged"] else ""),
+    ]
+    for item in data:
+        stats = item["stats"]
+        ratio, bound = stats["offdiag_power_over_diag_square"], stats["rank_bound"]
+        versus = f"S/a^2 = {ratio:.4g} vs (1-r)/r = {bound:.4g}" if None not in (ratio, bound) else "rank bound n/a"
+        optimum = item["loss_meanfield_optimum"]
+        gap = f"{item['loss_measured'] / optimum:.4g}" if optimum > 0 else "n/a"
+        lines += [
+            f"instance seed {item['seed']}:",
+            (f"  loss measured    = {item['loss_measured']:.6g} +- {item['loss_measured_se']:.2g}   "
+            f"({item['samples']} fresh samples; training {item['loss_train']:.6g})"),
+            f"  mean field, own statistics = {item['loss_meanfield_own_stats']:.6g}",
+            f"  mean-field optimum L*      = {optimum:.6g}   (measured / L* = {gap})",
+            f"  linear baseline            = {item['loss_linear']:.6g}",
+            (f"  a = {stats['diag_mean']:.4g} (std {stats['diag_std']:.2g}), S = {stats['offdiag_power_mean']:.4g}, "
+            f"{versus}, beta = {stats['bias_mean']:.4g}, dropped {stats['dropped_fraction']:.2f}, "
+            f"dedicated {stats['dedicated_fraction']:.2f}"),
+        ]
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace, emit) -> None:
+    """Train, measure each instance, save results.json in --out, and print the report."""
+    from ..checkpoint import CheckpointError, write_atomic
+    from ..errors import ParameterError
+    from ..parameters import FEATURE_PROBABILITY, N_FEATURES, RATIO
+
+    N_FEATURES.validate(args.n), FEATURE_PROBABILITY.validate(args.p), RATIO.validate(args.r)  # before torch
+    try:
+        from .. import harness
+    except ImportError as error:  # the torch extra is missing: one line, exit code 2
+        raise ParameterError(str(error)) from None
+    from ..measure import measure_model
+
+    config = _config(args, harness)
+    device = harness.resolve_device(args.device)
+    result = harness.train(config, device=device, out=args.out, resume=args.resume, progress=not args.no_progress)
+    data = []
+    for k, p in enumerate(config.feature_probability):
+        measurement = measure_model(result.W[k], result.b[k], p, config.ratio, samples=args.samples, seed=config.seed[k])
+        data.append(payload(result, k, measurement))
+    printed = data[0] if len(data) == 1 else data
+    if args.out is not None:
+        try:
+            write_atomic(Path(args.out) / "results.json", json.dumps(printed, indent=2, allow_nan=False).encode())
+        except OSError as error:
+            raise CheckpointError(f"--out {args.out!r} cannot be written ({error.strerror or error})") from None
+    emit(printed, args.json, text(data))
+    sys.stdout.flush()
