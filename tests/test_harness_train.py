@@ -129,7 +129,7 @@ def test_each_instance_gets_its_own_probability():
 def test_config_round_trips_and_broadcasts():
     config = TrainConfig(n_features=32, n_hidden=8, feature_probability=0.1, seed=(1, 2, 3), lr=None, tied=True)
     assert config.feature_probability == (0.1, 0.1, 0.1) and config.data_seed == 1 and config.instances == 3
-    assert config.lr == pytest.approx(3e-2 / math.sqrt(32)) and config.ratio == 0.25
+    assert config.lr == pytest.approx(3e-2 / math.sqrt(32)) and config.bias_lr == 1e-4 and config.ratio == 0.25
     assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
 
 
@@ -146,7 +146,9 @@ def test_config_round_trips_and_broadcasts():
         ({"seed": (1, 2), "feature_probability": (0.1, 0.2, 0.3)}, "seed"),
         ({"steps": 0}, "steps"),
         ({"lr": -1.0}, "lr"),
-        ({"schedule": "linear"}, "schedule"),
+        ({"bias_lr": 0.0}, "bias_lr"),
+        ({"warmup_fraction": 0.6, "decay_fraction": 0.6}, "warmup_fraction + decay_fraction"),
+        ({"smoothing": 0.0}, "smoothing"),
         ({"dtype": "float16"}, "dtype"),
         ({"adam_beta2": 1.0}, "adam_beta2"),
         ({"tied": "yes"}, "tied"),
@@ -167,14 +169,32 @@ def test_from_dict_rejects_unknown_fields():
 
 
 def test_learning_rate_schedule():
-    config = small(steps=1000, lr=0.01, warmup_fraction=0.1, final_lr_fraction=0.1)
+    # W = 100 warm-up steps, then 0.01, then a cosine over the last D = 500 steps down to 0.001.
+    config = small(steps=1000, lr=0.01, warmup_fraction=0.1, decay_fraction=0.5, final_lr_fraction=0.1)
     rates = [config.learning_rate(step) for step in range(1000)]
-    assert rates[0] == pytest.approx(0.01 / 100) and rates[99] == pytest.approx(0.01)
-    assert max(rates) == pytest.approx(0.01) and rates[-1] == pytest.approx(0.001)
-    assert all(a >= b for a, b in itertools.pairwise(rates[99:]))
-    assert config.learning_rate(550) == pytest.approx(0.001 + 0.009 * 0.5 * (1 + math.cos(math.pi * 451 / 900)))
-    constant = small(schedule="constant", lr=0.002)
+    assert rates[0] == pytest.approx(0.01 / 100) and rates[49] == pytest.approx(0.005)
+    assert set(rates[99:500]) == {0.01} and rates[-1] == pytest.approx(0.001)
+    assert all(a > b for a, b in itertools.pairwise(rates[499:]))
+    assert rates[750] == pytest.approx(0.001 + 0.009 * 0.5 * (1 + math.cos(math.pi * 251 / 500)))
+    # The convergence rule moves the decay's start: the same cosine, begun at step 300.
+    assert config.learning_rate(550, decay_start=300) == pytest.approx(rates[750])
+    constant = small(lr=0.002, warmup_fraction=0.0, decay_fraction=0.0)
     assert {constant.learning_rate(step) for step in (0, 50, 199)} == {0.002}
+
+
+def test_the_bias_has_its_own_learning_rate():
+    # Adam's first update is rate * g / (|g| + eps), i.e. the rate times the sign of g wherever
+    # |g| >> eps: so after one step from b = 0 every moved bias entry has size bias_lr exactly
+    # (to eps/|g|), and the weights move by lr.
+    config = small(steps=1, lr=0.02, bias_lr=3e-4, decay_fraction=0.0, dtype="float64")
+    start = init_weights(config, CPU, torch.float64)
+    result = train(config, device="cpu", progress=False)
+    # |step| = rate * |g| / (|g| + eps) <= rate, and equal to it to 1e-3 for all but the tiniest |g|.
+    moved_b = np.abs(result.b[np.abs(result.b) > 0])
+    step_w = np.abs(result.W_in - start["W_in"].detach().numpy()).ravel()
+    for steps, rate in ((moved_b, 3e-4), (step_w, 0.02)):
+        assert steps.size > 0 and steps.max() <= rate * (1 + 1e-12)
+        assert np.median(steps) == pytest.approx(rate, rel=1e-3)
 
 
 def test_hidden_size_and_grouping_by_m():
@@ -274,11 +294,15 @@ def test_trained_models_beat_zero_and_reach_the_linear_baseline():
 
 
 def test_convergence_rule_stops_a_flat_run_early():
-    config = small(steps=3000, patience=100, rel_tol=0.5, log_every=25)  # 50% improvement is never reached
+    # A 50% improvement of the smoothed loss within 100 steps is never reached after the first
+    # windows, so the rule fires; the decay (D = 150 steps) then starts at once and ends the run.
+    config = small(steps=3000, patience=100, rel_tol=0.5, log_every=25, decay_fraction=0.05)
     result = train(config, device="cpu", progress=False)
-    assert result.converged and result.steps < 5000 and result.steps % 25 == 0
-    assert result.steps >= config.warmup_steps + 100
+    decay_start = result.steps - config.decay_steps
+    assert result.converged and result.steps < 3000 and decay_start % 25 == 0
+    assert decay_start >= config.warmup_steps + 100
     assert np.all(np.isfinite(result.final_loss))
+    assert not train(small(steps=300, patience=0), device="cpu", progress=False).converged
 
 
 class _Crash(Exception):

@@ -52,11 +52,12 @@ def add_parser(sub: argparse._SubParsersAction, number) -> None:
                         help=f"feature probability, {FEATURE_PROBABILITY.domain_text()}")
     parser.add_argument("--r", type=number(RATIO), required=True, help=f"ratio m/n, {RATIO.domain_text()}; m = round(r n)")
     parser.add_argument("--instances", type=_count, default=1, help="models trained at once, seeds S..S+K-1 (default 1)")
-    parser.add_argument("--steps", type=_count, default=None, help="optimizer steps (default: TrainConfig's, 10000)")
+    parser.add_argument("--steps", type=_count, default=None, help="at most this many Adam steps (default 20000)")
     parser.add_argument("--seed", type=_count, default=0, help="run seed S (default 0)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     parser.add_argument("--batch-size", type=_count, default=None, help="samples per instance per step (default 1024)")
-    parser.add_argument("--lr", type=float, default=None, help="peak Adam learning rate (default 3e-2/sqrt(n))")
+    parser.add_argument("--lr", type=float, default=None, help="peak Adam rate of the weights (default 3e-2/sqrt(n))")
+    parser.add_argument("--bias-lr", type=float, default=None, help="peak Adam rate of the bias (default 1e-4)")
     parser.add_argument("--tied", action="store_true", help="tie W_out = W_in^T")
     parser.add_argument("--tf32", action="store_true", help="TF32 matmuls (CUDA only)")
     parser.add_argument("--samples", type=_count, default=None, help="Monte Carlo samples of the measurement")
@@ -75,7 +76,8 @@ def _config(args: argparse.Namespace, harness):
     instances = Parameter("instances", "K", "models trained at once", 1, math.inf, integer=True).validate(args.instances)
     m = harness.hidden_size(args.n, args.r)
     options = {
-        "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "checkpoint_every": args.checkpoint_every,
+        "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "bias_lr": args.bias_lr,
+        "checkpoint_every": args.checkpoint_every,
     }
     options = {key: value for key, value in options.items() if value is not None}
     if args.resume and args.out is None:

@@ -18,9 +18,9 @@ from ..parameters import FEATURE_PROBABILITY, N_FEATURES, RATIO, Parameter, chec
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
+    "DEFAULT_BIAS_LR",
     "DEFAULT_STEPS",
     "DTYPES",
-    "SCHEDULES",
     "InstanceGroup",
     "TrainConfig",
     "default_lr",
@@ -28,23 +28,31 @@ __all__ = [
     "hidden_size",
 ]
 
-DEFAULT_STEPS = 10_000
+# The defaults, measured against the reference settings in benchmarks/results/train_defaults.md.
+DEFAULT_STEPS = 20_000
 DEFAULT_BATCH_SIZE = 1024
-DEFAULT_LR_SCALE = 3e-2  # lr = DEFAULT_LR_SCALE / sqrt(n); benchmarks/results/train_defaults.md
-SCHEDULES = ("cosine", "constant")
+DEFAULT_LR_SCALE = 3e-2  # weights: lr = DEFAULT_LR_SCALE / sqrt(n)
+DEFAULT_BIAS_LR = 1e-4  # the bias b: an absolute rate, the same at every n
 DTYPES = ("float32", "float64")
 _MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed takes a 64-bit integer
 
 # The training parameters, declared once (STYLE.md, rule 3): validation and messages read these.
 STEPS = Parameter("steps", "steps", "number of optimizer steps", 1, math.inf, integer=True)
 BATCH_SIZE = Parameter("batch_size", "batch_size", "samples per instance per step", 1, math.inf, integer=True)
-LR = Parameter("lr", "lr", "peak Adam learning rate", 0.0, math.inf, lower_open=True, upper_open=True)
+LR = Parameter("lr", "lr", "peak Adam learning rate of the weights", 0.0, math.inf, lower_open=True, upper_open=True)
+BIAS_LR = Parameter("bias_lr", "bias_lr", "peak Adam learning rate of the bias", 0.0, math.inf, lower_open=True,
+                    upper_open=True)
+SMOOTHING = Parameter("smoothing", "smoothing", "weight of the newest loss window in the smoothed loss", 0.0, 1.0,
+                      lower_open=True)
 WARMUP_FRACTION = Parameter(
     "warmup_fraction", "warmup_fraction", "fraction of the steps spent in the linear warm-up", 0.0, 1.0,
     upper_open=True,
 )
+DECAY_FRACTION = Parameter(
+    "decay_fraction", "decay_fraction", "fraction of the steps spent in the final cosine decay", 0.0, 1.0,
+)
 FINAL_LR_FRACTION = Parameter(
-    "final_lr_fraction", "final_lr_fraction", "learning rate at the end of the cosine, relative to lr", 0.0, 1.0,
+    "final_lr_fraction", "final_lr_fraction", "learning rate at the end of the decay, relative to lr", 0.0, 1.0,
 )
 ADAM_BETA = Parameter("adam_beta", "beta", "Adam moment decay", 0.0, 1.0, upper_open=True)
 ADAM_EPS = Parameter("adam_eps", "eps", "Adam denominator offset", 0.0, math.inf, lower_open=True, upper_open=True)
@@ -61,7 +69,7 @@ REL_TOL = Parameter("rel_tol", "rel_tol", "relative improvement that counts", 0.
 
 
 def default_lr(n_features: int) -> float:
-    """The default peak learning rate, ``3e-2 / sqrt(n)`` (ten times the reference 3e-3 / sqrt(n))."""
+    """The default weight learning rate, ``3e-2 / sqrt(n)`` (benchmarks/results/train_defaults.md)."""
     return DEFAULT_LR_SCALE / math.sqrt(n_features)
 
 
@@ -129,17 +137,27 @@ class TrainConfig:
     is broadcast to the other's length. ``seed[k]`` seeds instance k's initial weights only.
     The data of all instances comes from one generator on the device seeded with ``data_seed``
     (default ``seed[0]``), drawn as a (K, batch_size, n) block per step, so an instance's data
-    depends on its position k and on K as well. ``lr=None`` means ``default_lr(n)``.
+    depends on its position k and on K as well.
 
-    Optimiser: Adam (``adam_beta1``, ``adam_beta2``, ``adam_eps``), peak rate ``lr``. Schedule
-    "cosine": linear warm-up from lr/W to lr over the first W = ceil(warmup_fraction * steps)
-    steps, then a cosine decay to ``final_lr_fraction * lr`` at the last step. "constant": lr at
-    every step (warm-up and final fraction ignored).
+    Optimiser: Adam (``adam_beta1``, ``adam_beta2``, ``adam_eps``) with two rates: ``lr`` for W_in
+    and W_out (``None``: ``default_lr(n)`` = 3e-2/sqrt(n)) and ``bias_lr`` for b (``None``:
+    ``DEFAULT_BIAS_LR`` = 1e-4, whatever n). Adam moves every parameter by about its rate per
+    step whatever the gradient's size, so at one shared rate the biases run negative within a few
+    hundred steps and switch off ReLU outputs before their features are learned (dropped features
+    that rarely come back); the separate, small bias rate avoids that. The weights' entries scale
+    as 1/sqrt(n), the bias does not, hence an absolute bias rate. Both follow one warm-up,
+    stable, decay schedule (``learning_rate``; b's rate is that times bias_lr/lr): a linear
+    warm-up from lr/W to lr over the first W = ceil(warmup_fraction * steps) steps, then lr,
+    then a cosine decay to ``final_lr_fraction * lr`` over the last D = ceil(decay_fraction * steps)
+    steps.
+    ``decay_fraction=1`` is warm-up + cosine; ``warmup_fraction=0, decay_fraction=0`` a constant lr.
 
     Convergence: every ``log_every`` steps the mean training loss of each instance over those
-    steps is read (one host sync). An instance has stalled when that window loss has not gone
-    below (1 - rel_tol) times its best earlier window for ``patience`` steps; training stops
-    early once every instance has stalled, after the warm-up. ``patience=0`` never stops early.
+    steps is read (one host sync) and smoothed, s <- (1 - smoothing) s + smoothing * window (the
+    first window sets s). An instance has stalled when s has not gone below (1 - rel_tol) times
+    its best earlier value for ``patience`` steps. When every
+    instance has stalled during the stable phase, the decay starts at once and the run ends D
+    steps later, so an early stop still anneals. ``patience=0`` never stops early.
 
     >>> TrainConfig(n_features=64, n_hidden=16, feature_probability=[0.01, 0.1], seed=0).seed
     (0, 0)
@@ -153,8 +171,9 @@ class TrainConfig:
     steps: int = DEFAULT_STEPS
     batch_size: int = DEFAULT_BATCH_SIZE
     lr: float | None = None
-    schedule: str = "cosine"
-    warmup_fraction: float = 0.05
+    bias_lr: float | None = None
+    warmup_fraction: float = 0.0
+    decay_fraction: float = 0.2
     final_lr_fraction: float = 0.0
     adam_beta1: float = 0.9
     adam_beta2: float = 0.999
@@ -164,8 +183,9 @@ class TrainConfig:
     dtype: str = "float32"
     checkpoint_every: int = 0
     log_every: int = 50
-    patience: int = 2_000
+    patience: int = 2_500
     rel_tol: float = 1e-3
+    smoothing: float = 0.1
 
     def __post_init__(self) -> None:
         put = lambda name, value: object.__setattr__(self, name, value)
@@ -192,13 +212,20 @@ class TrainConfig:
         for parameter in (STEPS, BATCH_SIZE, CHECKPOINT_EVERY, LOG_EVERY, PATIENCE):
             put(parameter.name, _check(parameter, getattr(self, parameter.name)))
         put("lr", default_lr(n) if self.lr is None else float(_check(LR, self.lr)))
-        put("schedule", _choice("schedule", self.schedule, SCHEDULES))
+        put("bias_lr", DEFAULT_BIAS_LR if self.bias_lr is None else float(_check(BIAS_LR, self.bias_lr)))
         put("dtype", _choice("dtype", self.dtype, DTYPES))
         for parameter, name in (
-            (WARMUP_FRACTION, "warmup_fraction"), (FINAL_LR_FRACTION, "final_lr_fraction"),
+            (WARMUP_FRACTION, "warmup_fraction"), (DECAY_FRACTION, "decay_fraction"),
+            (FINAL_LR_FRACTION, "final_lr_fraction"),
             (ADAM_BETA, "adam_beta1"), (ADAM_BETA, "adam_beta2"), (ADAM_EPS, "adam_eps"), (REL_TOL, "rel_tol"),
+            (SMOOTHING, "smoothing"),
         ):
             put(name, float(_check(parameter, getattr(self, name), name)))
+        if self.warmup_fraction + self.decay_fraction > 1.0:
+            raise ParameterError(
+                f"warmup_fraction + decay_fraction = {self.warmup_fraction + self.decay_fraction:g} is out of range; "
+                "valid: a sum <= 1"
+            )
         put("tied", _flag("tied", self.tied))
         put("tf32", _flag("tf32", self.tf32))
 
@@ -214,18 +241,28 @@ class TrainConfig:
 
     @property
     def warmup_steps(self) -> int:
-        """Steps of the linear warm-up (0 for the constant schedule)."""
-        return 0 if self.schedule == "constant" else math.ceil(self.warmup_fraction * self.steps)
+        """W, the steps of the linear warm-up."""
+        return math.ceil(self.warmup_fraction * self.steps)
 
-    def learning_rate(self, step: int) -> float:
-        """The learning rate of update ``step`` (0-based), from the schedule above."""
-        if self.schedule == "constant":
-            return self.lr
-        warmup = self.warmup_steps
+    @property
+    def decay_steps(self) -> int:
+        """D, the steps of the final cosine decay."""
+        return min(math.ceil(self.decay_fraction * self.steps), self.steps - self.warmup_steps)
+
+    def learning_rate(self, step: int, decay_start: int | None = None) -> float:
+        """The weights' learning rate at update ``step`` (0-based; ``decay_start`` defaults to steps - D).
+
+        >>> config = TrainConfig(n_features=4, n_hidden=2, feature_probability=0.5, seed=0, steps=10, lr=1.0)
+        >>> [round(config.learning_rate(step), 3) for step in range(10)]
+        [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.0]
+        """
+        warmup, decay = self.warmup_steps, self.decay_steps
+        start = self.steps - decay if decay_start is None else decay_start
         if step < warmup:
             return self.lr * (step + 1) / warmup
-        span = self.steps - warmup
-        progress = (step - warmup + 1) / span if span > 0 else 1.0
+        if step < start or decay == 0:
+            return self.lr
+        progress = min(1.0, (step - start + 1) / decay)
         final = self.final_lr_fraction * self.lr
         return final + (self.lr - final) * 0.5 * (1.0 + math.cos(math.pi * progress))
 

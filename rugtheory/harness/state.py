@@ -34,12 +34,18 @@ class RunState:
     step: int
     window_sum: torch.Tensor  # (K,) sum of the training losses since the last read, on the device
     window_count: int
-    best_loss: np.ndarray  # (K,) float64, best window loss so far (inf before the first read)
+    smooth_loss: np.ndarray  # (K,) float64, the smoothed window loss (NaN before the first read)
+    best_loss: np.ndarray  # (K,) float64, best smoothed loss so far (inf before the first read)
     best_step: np.ndarray  # (K,) int64, step of that best
     last_loss: np.ndarray  # (K,) float64, the latest window loss (NaN before the first read)
     seconds: float
+    decay_start: int  # the step where the final decay starts (moved earlier by the convergence rule)
     finished: bool = False
     converged: bool = False
+
+    def end_step(self, config: TrainConfig) -> int:
+        """The step at which the run ends: the decay's start plus its length."""
+        return min(config.steps, self.decay_start + config.decay_steps)
 
 
 def checkpoint_dir(out: str | os.PathLike) -> Path:
@@ -67,6 +73,7 @@ def save_state(out: str | os.PathLike, config: TrainConfig, state: RunState, dev
             arrays[f"adam.step.{name}"] = _numpy(moments["step"]).reshape(1)
     arrays["generator_state"] = _numpy(state.generator.get_state())
     arrays["window_sum"] = _numpy(state.window_sum)
+    arrays["smooth_loss"] = state.smooth_loss.astype(np.float64)
     arrays["best_loss"] = state.best_loss.astype(np.float64)
     arrays["best_step"] = state.best_step.astype(np.int64)
     arrays["last_loss"] = state.last_loss.astype(np.float64)
@@ -76,6 +83,7 @@ def save_state(out: str | os.PathLike, config: TrainConfig, state: RunState, dev
         "step": state.step,
         "window_count": state.window_count,
         "seconds": state.seconds,
+        "decay_start": state.decay_start,
         "finished": state.finished,
         "converged": state.converged,
         "device_type": device.type,
@@ -135,12 +143,13 @@ def load_state(
         state = RunState(
             weights=weights, optimizer=optimizer, generator=generator, step=int(meta["step"]),
             window_sum=window_sum, window_count=int(meta["window_count"]),
-            best_loss=arrays["best_loss"].copy(), best_step=arrays["best_step"].copy(),
-            last_loss=arrays["last_loss"].copy(), seconds=float(meta["seconds"]),
+            smooth_loss=arrays["smooth_loss"].copy(), best_loss=arrays["best_loss"].copy(), best_step=arrays["best_step"].copy(),
+            last_loss=arrays["last_loss"].copy(), seconds=float(meta["seconds"]), decay_start=int(meta["decay_start"]),
             finished=bool(meta["finished"]), converged=bool(meta["converged"]),
         )
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
-        raise CheckpointError(f"checkpoint {str(folder)!r} is incomplete or inconsistent ({error!s:.80})") from None
+        why = (str(error).splitlines() or [type(error).__name__])[0][:100]
+        raise CheckpointError(f"checkpoint {str(folder)!r} is incomplete or inconsistent ({why})") from None
     if not 0 <= state.step <= config.steps:
         raise CheckpointError(f"checkpoint {str(folder)!r} has step {state.step} outside [0, {config.steps}]")
     return state

@@ -45,7 +45,8 @@ class TrainResult:
 
     ``W_in`` (K, m, n), ``W_out`` (K, n, m) (= W_in^T per instance when tied), ``b`` (K, n) and
     ``W = W_out @ W_in`` (K, n, n). ``steps`` is the number of steps run (fewer than
-    ``config.steps`` when the convergence rule stopped the run), ``seconds`` the wall time of the
+    ``config.steps`` when the convergence rule started the decay early: then ``converged``),
+    ``seconds`` the wall time of the
     training loop (summed over resumed calls), ``final_loss`` the mean training loss of each
     instance over the last loss window (up to ``log_every`` steps).
     """
@@ -91,24 +92,29 @@ def _fresh_state(config: TrainConfig, weights, optimizer, generator, device, dty
     return RunState(
         weights=weights, optimizer=optimizer, generator=generator, step=0,
         window_sum=torch.zeros(k, device=device, dtype=dtype), window_count=0,
-        best_loss=np.full(k, np.inf), best_step=np.zeros(k, dtype=np.int64), last_loss=np.full(k, np.nan),
-        seconds=0.0,
+        smooth_loss=np.full(k, np.nan), best_loss=np.full(k, np.inf), best_step=np.zeros(k, dtype=np.int64), last_loss=np.full(k, np.nan),
+        seconds=0.0, decay_start=config.steps - config.decay_steps,
     )
 
 
 def _read_window(config: TrainConfig, state: RunState) -> None:
-    """Close the loss window: record its mean, update the bests, decide convergence (host sync)."""
+    """Close the loss window: record its mean, update the bests, apply the convergence rule (host sync)."""
     if state.window_count == 0:
         return
     loss = state.window_sum.double().cpu().numpy() / state.window_count
     state.window_sum.zero_()
     state.window_count = 0
     state.last_loss = loss
-    improved = loss < state.best_loss * (1.0 - config.rel_tol)
-    state.best_loss = np.where(improved, loss, state.best_loss)
+    first = np.isnan(state.smooth_loss)
+    smooth = np.where(first, loss, (1.0 - config.smoothing) * state.smooth_loss + config.smoothing * loss)
+    state.smooth_loss = smooth
+    improved = smooth < state.best_loss * (1.0 - config.rel_tol)
+    state.best_loss = np.where(improved, smooth, state.best_loss)
     state.best_step = np.where(improved, state.step, state.best_step)
-    if config.patience > 0 and state.step >= config.warmup_steps + config.patience:
-        state.converged = bool(np.all(state.step - state.best_step >= config.patience))
+    stable = config.warmup_steps + config.patience <= state.step < state.decay_start
+    if config.patience > 0 and stable and np.all(state.step - state.best_step >= config.patience):
+        state.converged = True
+        state.decay_start = state.step  # anneal now; the run ends decay_steps later
 
 
 def _result(config: TrainConfig, state: RunState, device: torch.device) -> TrainResult:
@@ -159,9 +165,11 @@ def train(
         )
     dtype = getattr(torch, config.dtype)
     weights = init_weights(config, torch_device, dtype)
-    optimizer = torch.optim.Adam(
-        list(weights.values()), lr=config.lr, betas=(config.adam_beta1, config.adam_beta2), eps=config.adam_eps
-    )
+    groups = [
+        {"params": [value for name, value in weights.items() if name != "b"], "scale": 1.0},
+        {"params": [weights["b"]], "scale": config.bias_lr / config.lr},
+    ]
+    optimizer = torch.optim.Adam(groups, lr=config.lr, betas=(config.adam_beta1, config.adam_beta2), eps=config.adam_eps)
     generator = torch.Generator(device=torch_device).manual_seed(config.data_seed)
     if resume:
         state = load_state(out, config, torch_device, weights, optimizer, generator)
@@ -179,7 +187,7 @@ def _loop(config: TrainConfig, state: RunState, device: torch.device, out: Path 
     elapsed_before = state.seconds
     try:
         while not state.finished:
-            if state.step >= config.steps or state.converged:
+            if state.step >= state.end_step(config):
                 _read_window(config, state)
                 state.finished = True
             else:
@@ -202,8 +210,9 @@ def _loop(config: TrainConfig, state: RunState, device: torch.device, out: Path 
 
 def _step(config: TrainConfig, state: RunState, probability: torch.Tensor) -> None:
     """One Adam step on a fresh batch; the per-instance losses are added to the window on the device."""
+    rate = config.learning_rate(state.step, state.decay_start)
     for group in state.optimizer.param_groups:
-        group["lr"] = config.learning_rate(state.step)
+        group["lr"] = rate * group["scale"]
     x = sample_features(probability, config.batch_size, config.n_features, state.generator)
     loss = instance_loss(forward(state.weights, x), x)
     state.optimizer.zero_grad(set_to_none=True)
