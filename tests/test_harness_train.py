@@ -231,6 +231,20 @@ def test_cuda_when_missing_is_an_error_and_auto_falls_back(capsys):
     assert "falls back to the CPU" in err and err.count("\n") == 1
 
 
+def test_tf32_switch_is_scoped_to_cuda_runs():
+    # The flag handling runs without a GPU: torch's matmul precision setting is a host-side global.
+    trainer = sys.modules["rugtheory.harness.train"]
+    matmul = torch.backends.cuda.matmul
+    before = matmul.fp32_precision
+    with trainer._matmul_precision(torch.device("cuda"), True):
+        assert matmul.fp32_precision == "tf32"
+    with trainer._matmul_precision(torch.device("cuda"), False):
+        assert matmul.fp32_precision == "ieee"
+    with trainer._matmul_precision(CPU, True):
+        assert matmul.fp32_precision == before
+    assert matmul.fp32_precision == before
+
+
 # ---------------------------------------------------------------- training
 
 

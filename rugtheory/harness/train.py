@@ -75,16 +75,24 @@ class TrainResult:
 
 @contextmanager
 def _matmul_precision(device: torch.device, tf32: bool):
-    """TF32 matmuls on CUDA iff ``tf32``; restores torch's global flag afterwards. No effect on CPU."""
+    """TF32 matmuls on CUDA iff ``tf32``, else full fp32; torch's global setting is restored after.
+
+    Uses ``torch.backends.cuda.matmul.fp32_precision`` ("tf32" / "ieee"), the API of the pinned
+    torch (mixing it with the legacy ``allow_tf32`` flag is an error there); the legacy flag only
+    where the new one does not exist. No effect on the CPU.
+    """
     if device.type != "cuda":
         yield
         return
-    previous = torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = tf32
+    matmul = torch.backends.cuda.matmul
+    name, value = ("fp32_precision", "tf32" if tf32 else "ieee") if hasattr(matmul, "fp32_precision") else (
+        "allow_tf32", tf32)
+    previous = getattr(matmul, name)
+    setattr(matmul, name, value)
     try:
         yield
     finally:
-        torch.backends.cuda.matmul.allow_tf32 = previous
+        setattr(matmul, name, previous)
 
 
 def _fresh_state(config: TrainConfig, weights, optimizer, generator, device, dtype) -> RunState:
