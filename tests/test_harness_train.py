@@ -293,8 +293,8 @@ def _fresh_loss(result, k: int, samples: int = 200_000, seed: int = 12345) -> tu
 
 
 def test_trained_models_beat_zero_and_reach_the_linear_baseline():
-    # n = 32, r = 0.5, 600 steps at the default learning rate; the data is dense enough (p >= 0.1)
-    # that a few hundred steps find the superposed solution.
+    # n = 32, r = 0.5, 600 steps at the default rates; the data is dense enough (p >= 0.1) that a
+    # few hundred steps find a superposed solution.
     config = TrainConfig(n_features=32, n_hidden=16, feature_probability=(0.1, 0.3), seed=(0, 1), steps=600,
                          batch_size=512)
     result = train(config, device="cpu", progress=False)
@@ -302,9 +302,10 @@ def test_trained_models_beat_zero_and_reach_the_linear_baseline():
         loss, se = _fresh_loss(result, k)
         zero, linear = p / 3, (1 - 0.5) * (p / 3 - p**2 / 4)
         assert loss < zero - 10 * se
-        # At n = 32 the best ReLU models beat the linear baseline (at p = 0.1 the mean-field optimum
-        # is 0.39 L_lin); a short run is allowed 5% above L_lin for finite training, plus 4 SE of noise.
-        assert loss < 1.05 * linear + 4 * se, (p, loss, linear)
+        # Better than the best linear model by a clear margin. This run reaches 0.12 L_lin (p = 0.1)
+        # and 0.36 L_lin (p = 0.3), below even the mean-field optimum (0.41 and 0.78 L_lin); the bound
+        # 0.6 L_lin leaves room for other seeds and BLAS builds, and 4 SE for the sampling noise.
+        assert loss < 0.6 * linear - 4 * se, (p, loss, linear)
 
 
 def test_convergence_rule_stops_a_flat_run_early():
