@@ -46,8 +46,8 @@ from rugtheory.harness.model import sample_features
 def reference_config(group, n: int, steps: int, seed: int) -> TrainConfig:
     """The reference settings: Adam, one constant lr 3e-3/sqrt(n), batch 1024, no early stop."""
     lr = 3e-3 / math.sqrt(n)
-    return group.config(n, data_seed=seed, steps=steps, batch_size=1024, lr=lr, bias_lr=lr, warmup_fraction=0.0,
-                        decay_fraction=0.0, patience=0)
+    return group.config(n, data_seed=seed, steps=steps, batch_size=1024, lr=lr, bias_lr=lr, schedule="constant",
+                        patience=0)
 
 
 def per_sample_losses(result, samples: int, seed: int, chunk: int = 16384) -> np.ndarray:
@@ -170,7 +170,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     defaults = TrainConfig(n_features=2, n_hidden=1, feature_probability=0.5, seed=0).to_dict()
-    shown = ("steps", "batch_size", "bias_lr", "warmup_fraction", "decay_fraction", "final_lr_fraction", "patience",
+    shown = ("steps", "batch_size", "bias_lr", "schedule", "warmup_fraction", "decay_fraction", "final_lr_fraction", "patience",
              "rel_tol", "smoothing", "log_every")
     header = {
         "command": " ".join(["python benchmarks/train_defaults.py", shlex.join(sys.argv[1:])]).strip(),

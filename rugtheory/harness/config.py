@@ -21,6 +21,8 @@ __all__ = [
     "DEFAULT_BIAS_LR",
     "DEFAULT_STEPS",
     "DTYPES",
+    "KERNELS",
+    "SCHEDULES",
     "InstanceGroup",
     "TrainConfig",
     "default_lr",
@@ -34,6 +36,8 @@ DEFAULT_BATCH_SIZE = 1024
 DEFAULT_LR_SCALE = 3e-2  # weights: lr = DEFAULT_LR_SCALE / sqrt(n)
 DEFAULT_BIAS_LR = 1e-4  # the bias b: an absolute rate, the same at every n
 DTYPES = ("float32", "float64")
+SCHEDULES = ("wsd", "constant")
+KERNELS = ("dense", "sparse")
 _MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed takes a 64-bit integer
 
 # The training parameters, declared once (STYLE.md, rule 3): validation and messages read these.
@@ -139,6 +143,11 @@ class TrainConfig:
     (default ``seed[0]``), drawn as a (K, batch_size, n) block per step, so an instance's data
     depends on its position k and on K as well.
 
+    Step: ``kernel="dense"`` draws x as a dense (K, B, n) block and uses torch's dense products and
+    autograd; ``"sparse"`` draws only the non-zeros (``rugtheory.harness.sparse``, the same
+    distribution from a different stream of uniforms) and uses the sparse forward/backward there,
+    which is faster at small p. Both compute the same loss and gradients (to rounding).
+
     Optimiser: Adam (``adam_beta1``, ``adam_beta2``, ``adam_eps``) with two rates: ``lr`` for W_in
     and W_out (``None``: ``default_lr(n)`` = 3e-2/sqrt(n)) and ``bias_lr`` for b (``None``:
     ``DEFAULT_BIAS_LR`` = 1e-4, whatever n). Adam moves every parameter by about its rate per
@@ -149,8 +158,8 @@ class TrainConfig:
     stable, decay schedule (``learning_rate``; b's rate is that times bias_lr/lr): a linear
     warm-up from lr/W to lr over the first W = ceil(warmup_fraction * steps) steps, then lr,
     then a cosine decay to ``final_lr_fraction * lr`` over the last D = ceil(decay_fraction * steps)
-    steps.
-    ``decay_fraction=1`` is warm-up + cosine; ``warmup_fraction=0, decay_fraction=0`` a constant lr.
+    steps. ``decay_fraction=1`` is warm-up + cosine. ``schedule="constant"`` instead holds lr
+    from the first step to the last (the fractions are then ignored); the default is "wsd".
 
     Convergence: every ``log_every`` steps the mean training loss of each instance over those
     steps is read (one host sync) and smoothed, s <- (1 - smoothing) s + smoothing * window (the
@@ -172,6 +181,7 @@ class TrainConfig:
     batch_size: int = DEFAULT_BATCH_SIZE
     lr: float | None = None
     bias_lr: float | None = None
+    schedule: str = "wsd"
     warmup_fraction: float = 0.0
     decay_fraction: float = 0.2
     final_lr_fraction: float = 0.0
@@ -181,6 +191,7 @@ class TrainConfig:
     tied: bool = False
     tf32: bool = False
     dtype: str = "float32"
+    kernel: str = "dense"
     checkpoint_every: int = 0
     log_every: int = 50
     patience: int = 2_500
@@ -214,6 +225,8 @@ class TrainConfig:
         put("lr", default_lr(n) if self.lr is None else float(_check(LR, self.lr)))
         put("bias_lr", DEFAULT_BIAS_LR if self.bias_lr is None else float(_check(BIAS_LR, self.bias_lr)))
         put("dtype", _choice("dtype", self.dtype, DTYPES))
+        put("schedule", _choice("schedule", self.schedule, SCHEDULES))
+        put("kernel", _choice("kernel", self.kernel, KERNELS))
         for parameter, name in (
             (WARMUP_FRACTION, "warmup_fraction"), (DECAY_FRACTION, "decay_fraction"),
             (FINAL_LR_FRACTION, "final_lr_fraction"),
@@ -241,12 +254,14 @@ class TrainConfig:
 
     @property
     def warmup_steps(self) -> int:
-        """W, the steps of the linear warm-up."""
-        return math.ceil(self.warmup_fraction * self.steps)
+        """W, the steps of the linear warm-up (0 for the constant schedule)."""
+        return 0 if self.schedule == "constant" else math.ceil(self.warmup_fraction * self.steps)
 
     @property
     def decay_steps(self) -> int:
-        """D, the steps of the final cosine decay."""
+        """D, the steps of the final cosine decay (0 for the constant schedule)."""
+        if self.schedule == "constant":
+            return 0
         return min(math.ceil(self.decay_fraction * self.steps), self.steps - self.warmup_steps)
 
     def learning_rate(self, step: int, decay_start: int | None = None) -> float:

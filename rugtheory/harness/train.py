@@ -221,8 +221,14 @@ def _step(config: TrainConfig, state: RunState, probability: torch.Tensor) -> No
     rate = config.learning_rate(state.step, state.decay_start)
     for group in state.optimizer.param_groups:
         group["lr"] = rate * group["scale"]
-    x = sample_features(probability, config.batch_size, config.n_features, state.generator)
-    loss = instance_loss(forward(state.weights, x), x)
+    if config.kernel == "sparse":
+        from .sparse import sample_sparse, sparse_losses
+
+        batch = sample_sparse(probability, config.batch_size, config.n_features, state.generator)
+        loss = sparse_losses(state.weights, batch)
+    else:
+        x = sample_features(probability, config.batch_size, config.n_features, state.generator)
+        loss = instance_loss(forward(state.weights, x), x)
     state.optimizer.zero_grad(set_to_none=True)
     loss.sum().backward()
     state.optimizer.step()
