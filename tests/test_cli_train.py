@@ -82,6 +82,7 @@ def test_bad_input_is_one_line_and_exit_code_2():
         ({"--device": "tpu"}, "device = 'tpu' is unknown"),
         ({"--resume": None}, "--resume needs --out"),
         ({"--steps": "0"}, "steps = 0"),
+        ({"--kernel": "fused"}, "kernel = 'fused' is unknown"),
     ],
 )
 def test_each_bad_input_names_the_parameter(changes, needle, capsys):

@@ -1,7 +1,8 @@
 """`rugtheory train`: train K toy models at once with the torch harness, then measure them (issue 4).
 
     rugtheory train --n N --p P --r R [--instances K] [--steps S] [--seed S] [--device auto|cpu|cuda]
-        [--batch-size B] [--lr LR] [--tied] [--tf32] [--samples M] [--out DIR] [--resume] [--json]
+        [--batch-size B] [--lr LR] [--bias-lr LR] [--tied] [--tf32] [--kernel dense|sparse] [--samples M]
+        [--checkpoint-every C] [--out DIR] [--resume] [--no-progress] [--json]
 
 Instance k has init seed S + k; the data stream has seed S (``rugtheory.harness.TrainConfig``).
 m = round(r n), and the reported r is m / n. Each trained instance is measured by
@@ -60,6 +61,7 @@ def add_parser(sub: argparse._SubParsersAction, number) -> None:
     parser.add_argument("--bias-lr", type=float, default=None, help="peak Adam rate of the bias (default 1e-4)")
     parser.add_argument("--tied", action="store_true", help="tie W_out = W_in^T")
     parser.add_argument("--tf32", action="store_true", help="TF32 matmuls (CUDA only)")
+    parser.add_argument("--kernel", default="dense", help="training step: dense or sparse (faster at small p)")
     parser.add_argument("--samples", type=_count, default=None, help="Monte Carlo samples of the measurement")
     parser.add_argument("--checkpoint-every", type=_count, default=None, help="steps between checkpoints in --out")
     parser.add_argument("--out", metavar="DIR", help="write the checkpoint and results.json to DIR")
@@ -85,7 +87,7 @@ def _config(args: argparse.Namespace, harness):
     return harness.TrainConfig(
         n_features=args.n, n_hidden=m, feature_probability=args.p,
         seed=tuple(args.seed + k for k in range(instances)), data_seed=args.seed,
-        tied=args.tied, tf32=args.tf32, **options,
+        tied=args.tied, tf32=args.tf32, kernel=args.kernel, **options,
     )
 
 
