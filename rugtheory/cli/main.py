@@ -94,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     bounds.add_parser(sub, _number)
     __import__("rugtheory.cli.rug", fromlist=["add_parser"]).add_parser(sub, _number)
     __import__("rugtheory.cli.train", fromlist=["add_parser"]).add_parser(sub, _number)
+    __import__("rugtheory.cli.validate", fromlist=["add_parser"]).add_parser(sub, _number)
     return parser
 
 
@@ -175,6 +176,7 @@ _COMMANDS = {
     "bounds": lambda args: bounds.run(args, _emit),
     "rug": lambda args: args.run_rug(args, _emit),
     "train": lambda args: args.run_train(args, _emit),
+    "validate": lambda args: args.run_validate(args, _emit),
 }
 
 

@@ -1,7 +1,7 @@
 """`rugtheory validate`: train a (p, r) grid in batches, measure it, write the run's files (issue 4).
 
     rugtheory validate --n N --p-grid P [P ...] --r-grid R [R ...] [--seeds S ...] [--device ...]
-        [--steps S] [--batch-size B] [--samples M] --out DIR [--resume] [--json]
+        [--steps S] [--batch-size B] [--kernel dense|sparse] [--samples M] --out DIR [--resume] [--json]
 
 Writes DIR/results.csv, results.json, summary.md, loss_vs_r.png and heatmaps.png
 (``rugtheory.gridreport``), each with the command, seeds, device, machine and wall time.
@@ -31,6 +31,8 @@ def add_parser(sub: argparse._SubParsersAction, number) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     parser.add_argument("--steps", type=int, default=None, help="optimizer steps (default TrainConfig's)")
     parser.add_argument("--batch-size", type=int, default=None, help="samples per instance per step")
+    parser.add_argument("--kernel", choices=("dense", "sparse"), default=None,
+                        help="training step: dense or sparse (faster at small p; default TrainConfig's)")
     parser.add_argument("--samples", type=int, default=None, help="Monte Carlo samples per measured loss")
     parser.add_argument("--out", metavar="DIR", required=True, help="directory for the run's files")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run in DIR")
@@ -52,7 +54,8 @@ def run(args: argparse.Namespace, emit) -> None:
     except ImportError:
         raise ParameterError("rugtheory validate needs torch: pip install 'rugtheory[torch]'") from None
     n = N_FEATURES.validate(args.n)
-    options = {key: value for key, value in (("steps", args.steps), ("batch_size", args.batch_size)) if value is not None}
+    chosen = (("steps", args.steps), ("batch_size", args.batch_size), ("kernel", args.kernel))
+    options = {key: value for key, value in chosen if value is not None}
     started = time.perf_counter()
     rows = grid_rows(n, args.p_grid, args.r_grid, seeds=args.seeds, device=args.device, out=args.out,
                      resume=args.resume, samples=args.samples, progress=not args.no_progress, **options)
