@@ -23,7 +23,9 @@ from .config import group_by_hidden
 from .state import has_checkpoint
 from .train import train
 
-__all__ = ["grid_rows"]
+__all__ = ["CHECKPOINT_EVERY", "grid_rows"]
+
+CHECKPOINT_EVERY = 1000  # steps between a group's checkpoints when the grid has an out directory
 
 
 def _flat(prefix: str, record: dict[str, Any]) -> dict[str, Any]:
@@ -79,12 +81,14 @@ def grid_rows(
 
     ``options`` are further ``TrainConfig`` fields (steps, batch_size, lr, ...). The measurement
     seed is the instance seed plus 10^6, a stream apart from the training seeds. With ``out``,
-    each group checkpoints in ``out/runs/m<m>``; ``resume=True`` continues or reuses them.
+    each group checkpoints in ``out/runs/m<m>`` every CHECKPOINT_EVERY steps; ``resume=True`` continues or reuses them.
     """
     triples = [(p, r, s) for p in p_grid for r in r_grid for s in seeds]
     if not triples:
         raise ParameterError("p_grid, r_grid and seeds must each hold at least one value")
     r_of = {index: r for index, (_, r, _) in enumerate(triples)}
+    if out is not None:
+        options.setdefault("checkpoint_every", CHECKPOINT_EVERY)
     rows: list[dict[str, Any]] = []
     for group in group_by_hidden(n, triples):
         config = group.config(n, **options)
