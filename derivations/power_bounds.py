@@ -109,10 +109,7 @@ def minorant_checks() -> None:
     ok = True
     for p, r in ((1e-5, 0.5), (1e-12, 0.2)):
         k = float(kappa(p, r))
-        lo, hi = pb.WINDOW_T * k, 1 - pb.WINDOW_T * k
-        q_w = 1 - 2 * ndtr(-pb.WINDOW_T)
-        s = math.sqrt(hi - lo) * k * math.exp(-pb.WINDOW_T**2 / 2) / math.sqrt(2 * math.pi) / q_w
-        profile = pb._minorant(p, k, pb.active_noise(k), lo, hi, q_w, s)
+        profile = pb.minorant(p, k)
         for _ in range(10):
             t, y = rng.uniform(0.5, 12.0), rng.uniform(-40.0, 20.0)
             big_a, alpha = 1.0 + rng.normal(0.0, 3.0) * k, 1.0 + y * k

@@ -121,10 +121,7 @@ def test_exact_decomposition_of_the_loss(p, r, a, beta, alpha):
 def test_minorant_is_below_the_loss_at_random_parameters(p, r):
     rng = np.random.default_rng(7)
     k = float(kappa(p, r))
-    lo, hi = pb.WINDOW_T * k, 1 - pb.WINDOW_T * k
-    q_w = 1 - 2 * ndtr(-pb.WINDOW_T)
-    s = math.sqrt(hi - lo) * k * math.exp(-pb.WINDOW_T**2 / 2) / math.sqrt(2 * math.pi) / q_w
-    profile = pb._minorant(p, k, pb.active_noise(k), lo, hi, q_w, s)
+    profile = pb.minorant(p, k)
     for _ in range(12):
         t, y = rng.uniform(0.5, 12.0), rng.uniform(-40.0, 20.0)
         big_a = 1.0 + rng.normal(0.0, 3.0) * k
@@ -177,11 +174,11 @@ def test_cli_bounds_json_and_bad_input():
     import sys
 
     out = subprocess.run([sys.executable, "-m", "rugtheory", "bounds", "--p", "1e-12", "--r", "0.5", "--json"],
-                         capture_output=True, text=True, timeout=300)
+                         capture_output=True, text=True, timeout=300, check=False)
     assert out.returncode == 0, out.stderr
     payload = json.loads(out.stdout)
     assert payload["lower"] == pb.power_bounds(1e-12, 0.5).lower
     assert payload["lower"] <= payload["upper"] and payload["mmse"] < payload["lower"]
     bad = subprocess.run([sys.executable, "-m", "rugtheory", "bounds", "--p", "0.2"],
-                         capture_output=True, text=True, timeout=300)
+                         capture_output=True, text=True, timeout=300, check=False)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "kappa" in bad.stderr

@@ -35,7 +35,9 @@ from ..errors import ParameterError
 from ..numeric.solver import kappa
 from ..parameters import FEATURE_PROBABILITY, RATIO
 
-__all__ = ["PowerBounds", "active_deficit", "active_noise", "log_tail_moment", "power_bounds", "window_fit"]
+__all__ = [
+    "PowerBounds", "active_deficit", "active_noise", "log_tail_moment", "minorant", "power_bounds", "window_fit",
+]
 
 WINDOW_T = 12.0          # window edge in units of kappa (phi(12) ~ 5e-32)
 GL_NODES = 20
@@ -163,8 +165,16 @@ class PowerBounds:
         return out
 
 
-def _minorant(p: float, k: float, m1: float, lo: float, hi: float, q_w: float, s: float):
-    """LB profile over (t, y) = (theta/kappa, (alpha - 1)/kappa), A eliminated; returns (value, parts)."""
+def minorant(p: float, k: float):
+    """The minorant LB as a function of (t, y) = (theta/kappa, (alpha - 1)/kappa), minimised over A exactly.
+
+    The returned ``profile(t, y)`` gives (value, parts); value <= the ReLU^alpha loss at every
+    a > 0 with theta = t kappa and alpha = 1 + y kappa (module docstring).
+    """
+    lo, hi = WINDOW_T * k, 1.0 - WINDOW_T * k
+    q_w = 1.0 - 2.0 * math.exp(log_ndtr(-WINDOW_T))
+    s = math.sqrt(hi - lo) * k * math.exp(_log_phi(WINDOW_T)) / q_w
+    m1 = active_noise(k)
     weight = p * q_w * (1.0 - s)
     log_k = math.log(k)
 
@@ -204,11 +214,8 @@ def power_bounds(p: float, r: float) -> PowerBounds:
             f"feature_probability (p) = {p:g} with ratio (r) = {r:g} gives kappa = {k:.3g}; valid: "
             f"0 < kappa <= {1 / (2 * WINDOW_T):.4g} (high sparsity, r < 1: p <= 5e-3 at r = 0.5)"
         )
+    profile = minorant(p, k)
     lo, hi = WINDOW_T * k, 1.0 - WINDOW_T * k
-    q_w = 1.0 - 2.0 * math.exp(log_ndtr(-WINDOW_T))
-    s = math.sqrt(hi - lo) * k * math.exp(_log_phi(WINDOW_T)) / q_w
-    m1 = active_noise(k)
-    profile = _minorant(p, k, m1, lo, hi, q_w, s)
 
     scaling = threshold_scaling("power", p, r)
     t_c, (_, a_coef, alpha_coef) = scaling.threshold, bias_coefficients()["power"]

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from ..errors import ParameterError
 from ..parameters import BIAS, DIAG, FEATURE_PROBABILITY, PRECISION, RATIO, SAMPLES, SIGMA, Parameter
 from . import bounds, compare, report, scaling
+from .arguments import integer as _integer
+from .arguments import number as _number
 
 __all__ = ["build_parser", "main"]
 
@@ -27,35 +29,6 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         sys.stderr.write(f"{self.prog}: error: {message}\n")
         raise SystemExit(2)
-
-
-def _number(parameter: Parameter):
-    """An argparse type that reads a float and says which parameter failed."""
-
-    def parse(text: str) -> float:
-        try:
-            return float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{parameter.name} ({parameter.symbol}) must be a number: got {text!r}; "
-                f"valid: {parameter.domain_text()}"
-            ) from None
-
-    parse.__name__ = parameter.name
-    return parse
-
-
-def _integer(parameter: Parameter):
-    def parse(text: str) -> int:
-        try:
-            return int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{parameter.name} must be an integer: got {text!r}; valid: {parameter.domain_text()}"
-            ) from None
-
-    parse.__name__ = parameter.name
-    return parse
 
 
 def _help(parameter: Parameter) -> str:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 
+from .arguments import count
+
 __all__ = ["DEFAULT_P", "add_parser", "payload", "run", "text"]
 
 DEFAULT_P = 0.01
@@ -26,13 +28,6 @@ def _power_of_two(text: str) -> int:
         ) from None
 
 
-def _count(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer: got {text!r}") from None
-
-
 def add_parser(sub: argparse._SubParsersAction, number) -> None:
     """Register ``rug`` on the subparsers; its handler is ``args.run_rug`` (``run``)."""
     from ..parameters import FEATURE_PROBABILITY, RATIO, SAMPLES
@@ -44,9 +39,9 @@ def add_parser(sub: argparse._SubParsersAction, number) -> None:
         "--p", type=number(FEATURE_PROBABILITY), default=None,
         help=f"feature probability in (0, 1) (default {DEFAULT_P})",
     )
-    parser.add_argument("--seed", type=_count, default=0, help="seed of the row choice and the Monte Carlo (default 0)")
+    parser.add_argument("--seed", type=count, default=0, help="seed of the row choice and the Monte Carlo (default 0)")
     parser.add_argument(
-        "--samples", type=_count, default=None,
+        "--samples", type=count, default=None,
         help=f"Monte Carlo samples of x ({SAMPLES.domain_text()}; default ~2^20/(n p), see rugtheory.measure)",
     )
     parser.add_argument("--png", metavar="FILE", help="write a PNG picture of W to FILE")

@@ -20,27 +20,9 @@ import math
 import sys
 from pathlib import Path
 
+from .arguments import count, integer
+
 __all__ = ["add_parser", "payload", "run", "text"]
-
-
-def _count(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer: got {text!r}") from None
-
-
-def _integer(parameter):
-    def parse(text: str) -> int:
-        try:
-            return int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{parameter.name} ({parameter.symbol}) must be an integer: got {text!r}; valid: {parameter.domain_text()}"
-            ) from None
-
-    parse.__name__ = parameter.name
-    return parse
 
 
 def add_parser(sub: argparse._SubParsersAction, number) -> None:
@@ -48,22 +30,22 @@ def add_parser(sub: argparse._SubParsersAction, number) -> None:
     from ..parameters import FEATURE_PROBABILITY, N_FEATURES, RATIO
 
     parser = sub.add_parser("train", help="train toy models with the torch harness and measure them")
-    parser.add_argument("--n", type=_integer(N_FEATURES), required=True, help=f"number of features, {N_FEATURES.domain_text()}")
+    parser.add_argument("--n", type=integer(N_FEATURES), required=True, help=f"number of features, {N_FEATURES.domain_text()}")
     parser.add_argument("--p", type=number(FEATURE_PROBABILITY), required=True,
                         help=f"feature probability, {FEATURE_PROBABILITY.domain_text()}")
     parser.add_argument("--r", type=number(RATIO), required=True, help=f"ratio m/n, {RATIO.domain_text()}; m = round(r n)")
-    parser.add_argument("--instances", type=_count, default=1, help="models trained at once, seeds S..S+K-1 (default 1)")
-    parser.add_argument("--steps", type=_count, default=None, help="at most this many Adam steps (default 20000)")
-    parser.add_argument("--seed", type=_count, default=0, help="run seed S (default 0)")
+    parser.add_argument("--instances", type=count, default=1, help="models trained at once, seeds S..S+K-1 (default 1)")
+    parser.add_argument("--steps", type=count, default=None, help="at most this many Adam steps (default 20000)")
+    parser.add_argument("--seed", type=count, default=0, help="run seed S (default 0)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
-    parser.add_argument("--batch-size", type=_count, default=None, help="samples per instance per step (default 1024)")
+    parser.add_argument("--batch-size", type=count, default=None, help="samples per instance per step (default 1024)")
     parser.add_argument("--lr", type=float, default=None, help="peak Adam rate of the weights (default 3e-2/sqrt(n))")
     parser.add_argument("--bias-lr", type=float, default=None, help="peak Adam rate of the bias (default 1e-4)")
     parser.add_argument("--tied", action="store_true", help="tie W_out = W_in^T")
     parser.add_argument("--tf32", action="store_true", help="TF32 matmuls (CUDA only)")
     parser.add_argument("--kernel", default="dense", help="training step: dense or sparse (faster at small p)")
-    parser.add_argument("--samples", type=_count, default=None, help="Monte Carlo samples of the measurement")
-    parser.add_argument("--checkpoint-every", type=_count, default=None, help="steps between checkpoints in --out")
+    parser.add_argument("--samples", type=count, default=None, help="Monte Carlo samples of the measurement")
+    parser.add_argument("--checkpoint-every", type=count, default=None, help="steps between checkpoints in --out")
     parser.add_argument("--out", metavar="DIR", help="write the checkpoint and results.json to DIR")
     parser.add_argument("--resume", action="store_true", help="continue the run saved in --out")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")

@@ -16,24 +16,26 @@ import shlex
 import sys
 import time
 
+from .arguments import count, integer
+
 __all__ = ["add_parser", "run"]
 
 
 def add_parser(sub: argparse._SubParsersAction, number) -> None:
-    from ..parameters import FEATURE_PROBABILITY, RATIO
+    from ..parameters import FEATURE_PROBABILITY, N_FEATURES, RATIO
 
     parser = sub.add_parser("validate", help="train a (p, r) grid of toy models and compare it with the theory")
-    parser.add_argument("--n", type=int, required=True, help="number of features n >= 2")
+    parser.add_argument("--n", type=integer(N_FEATURES), required=True, help=f"number of features, {N_FEATURES.domain_text()}")
     parser.add_argument("--p-grid", type=number(FEATURE_PROBABILITY), nargs="+", required=True,
                         help=f"feature probabilities, {FEATURE_PROBABILITY.domain_text()}")
     parser.add_argument("--r-grid", type=number(RATIO), nargs="+", required=True, help=f"ratios, {RATIO.domain_text()}")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="instance seeds (default 0)")
+    parser.add_argument("--seeds", type=count, nargs="+", default=[0], help="instance seeds (default 0)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
-    parser.add_argument("--steps", type=int, default=None, help="optimizer steps (default TrainConfig's)")
-    parser.add_argument("--batch-size", type=int, default=None, help="samples per instance per step")
+    parser.add_argument("--steps", type=count, default=None, help="optimizer steps (default TrainConfig's)")
+    parser.add_argument("--batch-size", type=count, default=None, help="samples per instance per step")
     parser.add_argument("--kernel", choices=("dense", "sparse"), default=None,
                         help="training step: dense or sparse (faster at small p; default TrainConfig's)")
-    parser.add_argument("--samples", type=int, default=None, help="Monte Carlo samples per measured loss")
+    parser.add_argument("--samples", type=count, default=None, help="Monte Carlo samples per measured loss")
     parser.add_argument("--out", metavar="DIR", required=True, help="directory for the run's files")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run in DIR")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
