@@ -67,6 +67,7 @@ def save_checkpoint(directory: str | os.PathLike, arrays: dict[str, np.ndarray],
 
 def load_checkpoint(directory: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """The arrays and config saved by ``save_checkpoint``; CheckpointError if missing or corrupt."""
+    from safetensors import SafetensorError
     from safetensors.numpy import load
 
     directory = Path(directory)
@@ -76,16 +77,16 @@ def load_checkpoint(directory: str | os.PathLike) -> tuple[dict[str, np.ndarray]
             raise CheckpointError(f"checkpoint file {str(path)!r} is missing; valid: a directory written by save_checkpoint")
     try:
         config = json.loads(config_path.read_text())
-        if not isinstance(config, dict):
-            raise ValueError("not an object")
     except (ValueError, UnicodeDecodeError) as error:
         raise CheckpointError(f"checkpoint config {str(config_path)!r} is not valid JSON ({error})") from None
+    if not isinstance(config, dict):
+        raise CheckpointError(f"checkpoint config {str(config_path)!r} is not a JSON object")
     payload = weights.read_bytes()
     expected = config.pop("weights_sha256", None)
     if expected is not None and hashlib.sha256(payload).hexdigest() != expected:
         raise CheckpointError(f"checkpoint weights {str(weights)!r} do not match their config (SHA-256 differs)")
     try:
         arrays = load(payload)
-    except Exception as error:  # safetensors raises its own error types for corrupt headers
+    except (SafetensorError, ValueError, OverflowError) as error:
         raise CheckpointError(f"checkpoint weights {str(weights)!r} are corrupt ({type(error).__name__})") from None
     return arrays, config
