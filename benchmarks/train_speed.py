@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
 import sys
 import time
@@ -85,6 +86,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "train_speed.md"))
     args = parser.parse_args()
+    load = os.getloadavg()
     m = round(args.r * args.n)
     lr = 3e-3 / math.sqrt(args.n)
     rows = {}
@@ -106,6 +108,7 @@ def main() -> int:
          f" lr = 3e-3/sqrt(n) constant, seed = {args.seed}"),
         (f"- machine: {platform.machine()}, {platform.processor() or 'cpu'}, {torch.get_num_threads()} torch threads,"
          f" torch {torch.__version__}, Python {platform.python_version()}"),
+        f"- load average at the start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (1/5/15 min)",
         "",
         "| path | ms per model-step | model-steps/s | speed-up | final training loss |",
         "|---|---|---|---|---|",
