@@ -201,7 +201,7 @@ def power_bounds(p: float, r: float) -> PowerBounds:
     """Rigorous lower bound (up to the numerical minimisation of a smooth 2-D minorant) and upper
     bound on the optimal ReLU^alpha loss at (p, r) (module docstring; derivations/11).
 
-    Meant for high sparsity (kappa <= 1/(2T), T = 12, i.e. roughly p <= 1e-2 at r = 0.5).
+    Meant for high sparsity: kappa <= 1/(2T), T = 12, i.e. p <= 5e-3 at r = 0.5 (ParameterError otherwise).
     """
     from ..activations import power
     from .claims import bias_coefficients, threshold_scaling
