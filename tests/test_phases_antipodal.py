@@ -71,3 +71,57 @@ def test_bad_input():
         antipodal_loss(0.1, -1.0, 0.0)
     with pytest.raises(ParameterError, match="feature_probability"):
         antipodal_optimum(1e-9)
+
+
+def _row_definition(p, a, c, bias):
+    """One pair row E[(ReLU(a x_i - c x_j + bias) - x_i)^2] by nested quadrature split at the kinks."""
+    relu = lambda z: max(z, 0.0)
+    alone = integrate.quad(lambda u: (relu(a * u + bias) - u) ** 2, 0, 1, points=[-bias / a], epsabs=1e-15)[0]
+
+    def inner(u):
+        kink = (a * u + bias) / c
+        points = [kink] if 0 < kink < 1 else None
+        return integrate.quad(lambda w: (relu(a * u - c * w + bias) - u) ** 2, 0, 1, points=points, epsabs=1e-15)[0]
+
+    kinks = [x for x in (-bias / a, (c - bias) / a) if 0 < x < 1]
+    both = integrate.quad(inner, 0, 1, points=kinks or None, epsabs=1e-14, limit=200)[0]
+    return (1 - p) ** 2 * relu(bias) ** 2 + p * (1 - p) * alone + p * p * both
+
+
+@pytest.mark.parametrize("p,a,c,bias", [
+    (0.1, 1.0, 0.33, 0.0), (0.1, 1.0, 3.0, 0.0), (0.2, 1.2, 0.5, -0.3), (0.05, 0.9, 1.7, -0.1), (0.3, 1.0, 1.0, -0.2),
+])
+def test_pair_row_against_quadrature(p, a, c, bias):
+    from rugtheory.phases import pair_row
+
+    assert pair_row(p, a, c, bias) == pytest.approx(_row_definition(p, a, c, bias), rel=1e-9)
+
+
+def test_pair_row_with_equal_weights_is_the_antipodal_pair():
+    from rugtheory.phases import pair_loss
+
+    assert pair_loss(0.07, 1.1, 1.1, 1.1, -0.05, -0.05) == pytest.approx(antipodal_loss(0.07, 1.1, -0.05), rel=1e-13)
+
+
+def test_asymmetric_pair_against_a_simulated_network():
+    from rugtheory.phases import pair_loss
+
+    p, a1, a2, c1, b1, b2 = 0.2, 1.02, 0.98, 0.4, -0.01, -0.03
+    c2 = a1 * a2 / c1
+    W = np.zeros((64, 64))
+    for i in range(0, 64, 2):
+        W[i, i], W[i, i + 1], W[i + 1, i], W[i + 1, i + 1] = a1, -c1, -c2, a2
+    assert np.linalg.matrix_rank(W) == 32
+    estimate = monte_carlo_loss(W, np.tile([b1, b2], 32), p, samples=40_000, seed=5)
+    assert abs(estimate.loss - pair_loss(p, a1, a2, c1, b1, b2)) < 4 * estimate.standard_error
+
+
+@pytest.mark.parametrize("p", [0.01, 0.1])
+def test_best_rank_one_pair_is_asymmetric_and_beats_the_antipodal_pair(p):
+    from rugtheory.phases import pair_loss, pair_optimum
+
+    best = pair_optimum(p)
+    assert best.loss < 0.95 * antipodal_optimum(p).loss
+    assert max(best.c1, best.c2) / min(best.c1, best.c2) > 4
+    scan = [pair_loss(p, 1.0, 1.0, c, 0.0, 0.0) for c in np.geomspace(0.05, 20, 200)]
+    assert best.loss <= min(scan) * (1 + 1e-12)
