@@ -67,7 +67,8 @@ def run(args: argparse.Namespace, emit) -> None:
         "machine": f"{platform.machine()}, {platform.processor() or platform.node()}, "
                    f"{torch.get_num_threads()} torch threads",
         "torch": torch.__version__,
-        "training": {"steps": rows[0]["steps"], **options},
+        "training": {"options": options or "TrainConfig defaults",
+                     "steps_run": sorted({row["steps"] for row in rows})},
     }
     files = write_report(rows, meta, args.out)
     from ..gridreport import summary_markdown

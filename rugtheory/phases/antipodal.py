@@ -25,6 +25,14 @@ __all__ = ["AntipodalOptimum", "antipodal_loss", "antipodal_optimum"]
 MIN_P = 1e-6
 
 
+def check_optimum_probability(p) -> float:
+    """p validated for the optima here: p in [MIN_P, 1) (float64 cancellation below MIN_P)."""
+    p = FEATURE_PROBABILITY.validate(p)
+    if p < MIN_P:
+        raise ParameterError(f"feature_probability (p) = {p!r} is out of range here; valid: p in [{MIN_P:g}, 1)")
+    return p
+
+
 @cache
 def _parts():
     import sympy as sp
@@ -63,9 +71,7 @@ class AntipodalOptimum:
 
 def antipodal_optimum(p: float) -> AntipodalOptimum:
     """The optimal antipodal pairs at feature probability p >= 1e-6 (bounded L-BFGS-B over (a, t))."""
-    p = FEATURE_PROBABILITY.validate(p)
-    if p < MIN_P:
-        raise ParameterError(f"feature_probability (p) = {p!r} is out of range here; valid: p in [{MIN_P:g}, 1)")
+    p = check_optimum_probability(p)
     single, both = _parts()
 
     def objective(x: np.ndarray) -> float:

@@ -17,7 +17,7 @@ from scipy import optimize
 
 from ..errors import ParameterError
 from ..parameters import FEATURE_PROBABILITY
-from .antipodal import MIN_P
+from .antipodal import check_optimum_probability
 
 __all__ = ["PairOptimum", "pair_loss", "pair_optimum", "pair_row"]
 
@@ -68,9 +68,7 @@ class PairOptimum:
 
 def pair_optimum(p: float) -> PairOptimum:
     """min over (a1, a2, c1, t1, t2) of ``pair_loss`` (multi-start L-BFGS-B in log a, log c, t)."""
-    p = FEATURE_PROBABILITY.validate(p)
-    if p < MIN_P:
-        raise ParameterError(f"feature_probability (p) = {p!r} is out of range here; valid: p in [{MIN_P:g}, 1)")
+    p = check_optimum_probability(p)
 
     def unpack(x):
         a1, a2, c1 = np.exp(x[0]), np.exp(x[1]), np.exp(x[2])
