@@ -29,7 +29,8 @@ MATCH = 0.02
 _KEY_COLUMNS = (
     "n", "m", "p", "r", "seed", "device", "steps", "loss_measured", "loss_measured_se", "loss_meanfield_own_stats",
     "loss_meanfield_optimum", "loss_linear", "ratio_to_optimum", "ratio_to_optimum_se", "rug_loss_measured",
-    "rug_loss_measured_se", "rug_ratio_to_optimum",
+    "rug_loss_measured_se", "rug_ratio_to_optimum", "loss_exact", "loss_exact_se", "loss_exact_bound", "exact_rows",
+    "exact_agreement_z", "non_gaussian_gap", "non_gaussian_relative", "suboptimal_gap", "suboptimal_relative",
 )
 
 
@@ -88,11 +89,42 @@ def summary_markdown(rows: Sequence[dict[str, Any]], meta: dict[str, Any]) -> st
             f"{'' if bound is None else f'{bound:.3f}'} | {row['stats_bias_mean']:.4g} | {row['stats_ks_mean']:.3f} | "
             f"{row['stats_dropped_fraction']:.2f} | {verdict} |"
         )
+    lines += _decomposition_table(rows)
     lines += ["", "## Where the theory holds", ""]
     for verdict, label in (("match", f"within {MATCH:.0%} of L*"), ("beats", "trained models beat L*"),
                            ("short", "trained models fall short of L*"), ("undecided", "undecided at this precision")):
         lines.append(f"- {label}: {', '.join(verdicts[verdict]) or 'none'}")
     return "\n".join(lines) + "\n"
+
+
+def _decomposition_table(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """exact = L* + (own - L*) + (exact - own), per instance (rugtheory.measure.decompose); none if not computed."""
+    rows = [row for row in rows if row.get("loss_exact") is not None]
+    if not rows:
+        return []
+    lines = [
+        "", "## Decomposition of the loss", "",
+        "exact = exact finite-n loss of the trained (W, b) (rows: every row, or a sample with its SE);",
+        "z = (exact - measured) / combined SE; non-Gaussian = (exact - own) / exact, the part of the loss the",
+        "Gaussian interference misses (driven by the skewness); suboptimal = (own - L*) / L*, what the model's",
+        "statistics cost or gain against the mean-field optimum's.", "",
+        "| p | r | exact/L* | rows | z | non-Gaussian | skewness mean | suboptimal | dropped | dedicated |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        optimum = row["loss_meanfield_optimum"]
+        z = row.get("exact_agreement_z")
+        lines.append(
+            f"| {row['p']:g} | {row['r']:g} | {row['loss_exact'] / optimum:.4f} | {row['exact_rows']} | "
+            f"{'' if z is None else f'{z:+.2f}'} | {_percent(row.get('non_gaussian_relative'))} | "
+            f"{row['stats_skewness_mean']:+.3f} | {_percent(row.get('suboptimal_relative'))} | "
+            f"{row['stats_dropped_fraction']:.2f} | {row['stats_dedicated_fraction']:.2f} |"
+        )
+    return lines
+
+
+def _percent(value: float | None) -> str:
+    return "" if value is None else f"{value:+.1%}"
 
 
 def _figures(rows: Sequence[dict[str, Any]], folder: Path) -> list[str]:

@@ -44,6 +44,16 @@ def test_rug_rows_stand_beside_each_instance(run):
         assert row["rug_ratio_to_optimum"] == pytest.approx(row["rug_loss_measured"] / row["loss_meanfield_optimum"])
 
 
+def test_rows_carry_the_decomposition(run):
+    _, rows = run
+    for row in rows:
+        assert row["exact_rows"] == 16
+        assert abs(row["exact_agreement_z"]) < 3  # exact(W, b) against the Monte Carlo of the same weights
+        assert row["non_gaussian_gap"] == pytest.approx(row["loss_exact"] - row["loss_meanfield_own_stats"])
+        assert row["suboptimal_gap"] == pytest.approx(row["loss_meanfield_own_stats"] - row["loss_meanfield_optimum"])
+    assert "## Decomposition of the loss" in summary_markdown(rows, {"n": 16})
+
+
 def test_report_files_are_written(run, tmp_path):
     from rugtheory.gridreport import write_report
 
@@ -74,7 +84,7 @@ def test_classify(ratio, se, verdict):
 def test_summary_lists_every_verdict(run):
     _, rows = run
     text = summary_markdown(rows, {"n": 16, "command": "x"})
-    assert text.count("\n| 0.") == 4 and "## Where the theory holds" in text
+    assert text.count("\n| 0.") == 8 and "## Where the theory holds" in text  # main and decomposition tables
 
 
 def test_cli_validate_bad_input_is_one_line(tmp_path):

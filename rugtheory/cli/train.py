@@ -2,12 +2,13 @@
 
     rugtheory train --n N --p P --r R [--instances K] [--steps S] [--seed S] [--device auto|cpu|cuda]
         [--batch-size B] [--lr LR] [--bias-lr LR] [--tied] [--tf32] [--kernel dense|sparse] [--samples M]
-        [--checkpoint-every C] [--out DIR] [--resume] [--no-progress] [--json]
+        [--exact-rows K] [--checkpoint-every C] [--out DIR] [--resume] [--no-progress] [--json]
 
 Instance k has init seed S + k; the data stream has seed S (``rugtheory.harness.TrainConfig``).
 m = round(r n), and the reported r is m / n. Each trained instance is measured by
 ``rugtheory.measure.measure_model`` on fresh numpy data seeded with the instance's seed (a
-generator unrelated to the torch training stream). ``--out`` keeps the run's checkpoint
+generator unrelated to the torch training stream), and its loss is decomposed
+(``rugtheory.measure.decompose``: exact loss, non-Gaussian gap, suboptimal-statistics gap). ``--out`` keeps the run's checkpoint
 (``DIR/checkpoint``) and the printed JSON (``DIR/results.json``), both written atomically;
 ``--resume`` continues the run in ``DIR``. Nothing here imports torch until the command runs.
 """
@@ -45,6 +46,8 @@ def add_parser(sub: argparse._SubParsersAction, number) -> None:
     parser.add_argument("--tf32", action="store_true", help="TF32 matmuls (CUDA only)")
     parser.add_argument("--kernel", default="dense", help="training step: dense or sparse (faster at small p)")
     parser.add_argument("--samples", type=count, default=None, help="Monte Carlo samples of the measurement")
+    parser.add_argument("--exact-rows", type=count, default=None,
+                        help="rows of the exact loss (default: all up to n = 1024, else 256 at random; 0: skip it)")
     parser.add_argument("--checkpoint-every", type=count, default=None, help="steps between checkpoints in --out")
     parser.add_argument("--out", metavar="DIR", help="write the checkpoint and results.json to DIR")
     parser.add_argument("--resume", action="store_true", help="continue the run saved in --out")
@@ -71,6 +74,15 @@ def _config(args: argparse.Namespace, harness):
         seed=tuple(args.seed + k for k in range(instances)), data_seed=args.seed,
         tied=args.tied, tf32=args.tf32, kernel=args.kernel, **options,
     )
+
+
+def _exact_rows(rows: int | None, n: int) -> int | None:
+    """--exact-rows checked: None (the default), 0 (skip) or an integer in [1, n]."""
+    from ..errors import ParameterError
+
+    if rows is not None and not 0 <= rows <= n:
+        raise ParameterError(f"--exact-rows = {rows} is out of range; valid: 0 (skip) or an integer in [1, n = {n}]")
+    return rows
 
 
 def payload(result, k: int, measurement) -> dict:
@@ -114,11 +126,31 @@ def text(data: list[dict]) -> str:
             f"  mean field, own statistics = {item['loss_meanfield_own_stats']:.6g}",
             f"  mean-field optimum L*      = {optimum:.6g}   (measured / L* = {gap})",
             f"  linear baseline            = {item['loss_linear']:.6g}",
+            *_decomposition_lines(item.get("decomposition")),
             (f"  a = {stats['diag_mean']:.4g} (std {stats['diag_std']:.2g}), S = {stats['offdiag_power_mean']:.4g}, "
             f"{versus}, beta = {stats['bias_mean']:.4g}, dropped {stats['dropped_fraction']:.2f}, "
             f"dedicated {stats['dedicated_fraction']:.2f}"),
         ]
     return "\n".join(lines)
+
+
+def _decomposition_lines(part: dict | None) -> list[str]:
+    """The text lines of the loss decomposition (none when it was skipped)."""
+    if part is None:
+        return []
+    rows = f"{part['exact_rows']} rows" + (f", +- {part['loss_exact_se']:.2g} over rows" if part["loss_exact_se"] else "")
+    z = "n/a" if part["agreement_z"] is None else f"{part['agreement_z']:+.2f}"
+    relative = part["non_gaussian_relative"]
+    suboptimal = part["suboptimal_relative"]
+    return [
+        (f"  exact loss                 = {part['loss_exact']:.6g}   ({rows}; bound {part['loss_exact_bound']:.2g}; "
+        f"(exact - measured)/SE = {z})"),
+        (f"  non-Gaussian gap exact - own = {part['non_gaussian_gap']:+.4g}"
+         + ("" if relative is None else f" ({relative:+.2%} of exact)")
+         + f", interference skewness mean {part['skewness_mean']:+.3g}"),
+        (f"  suboptimal statistics own - L* = {part['suboptimal_gap']:+.4g}"
+         + ("" if suboptimal is None else f" ({suboptimal:+.2%} of L*)")),
+    ]
 
 
 def run(args: argparse.Namespace, emit) -> None:
@@ -135,11 +167,13 @@ def run(args: argparse.Namespace, emit) -> None:
     from ..measure import measure_model
 
     config = _config(args, harness)
+    exact_rows = _exact_rows(args.exact_rows, config.n_features)
     device = harness.resolve_device(args.device)
     result = harness.train(config, device=device, out=args.out, resume=args.resume, progress=not args.no_progress)
     data = []
     for k, p in enumerate(config.feature_probability):
-        measurement = measure_model(result.W[k], result.b[k], p, config.ratio, samples=args.samples, seed=config.seed[k])
+        measurement = measure_model(result.W[k], result.b[k], p, config.ratio, samples=args.samples,
+                                    seed=config.seed[k], exact_rows=exact_rows)
         data.append(payload(result, k, measurement))
     printed = data[0] if len(data) == 1 else data
     if args.out is not None:

@@ -1,7 +1,7 @@
 """`rugtheory validate`: train a (p, r) grid in batches, measure it, write the run's files (issue 4).
 
     rugtheory validate --n N --p-grid P [P ...] --r-grid R [R ...] [--seeds S ...] [--device ...]
-        [--steps S] [--batch-size B] [--kernel dense|sparse] [--samples M] --out DIR [--resume] [--json]
+        [--steps S] [--batch-size B] [--kernel dense|sparse] [--samples M] [--exact-rows K] --out DIR [--resume] [--json]
 
 Writes DIR/results.csv, results.json, summary.md, loss_vs_r.png and heatmaps.png
 (``rugtheory.gridreport``), each with the command, seeds, device, machine and wall time.
@@ -36,6 +36,8 @@ def add_parser(sub: argparse._SubParsersAction, number) -> None:
     parser.add_argument("--kernel", choices=("dense", "sparse"), default=None,
                         help="training step: dense or sparse (faster at small p; default TrainConfig's)")
     parser.add_argument("--samples", type=count, default=None, help="Monte Carlo samples per measured loss")
+    parser.add_argument("--exact-rows", type=count, default=None,
+                        help="rows of each exact loss (default: all up to n = 1024, else 256 at random; 0: skip it)")
     parser.add_argument("--out", metavar="DIR", required=True, help="directory for the run's files")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run in DIR")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -56,11 +58,14 @@ def run(args: argparse.Namespace, emit) -> None:
     except ImportError:
         raise ParameterError("rugtheory validate needs torch: pip install 'rugtheory[torch]'") from None
     n = N_FEATURES.validate(args.n)
+    if args.exact_rows is not None and not 0 <= args.exact_rows <= n:
+        raise ParameterError(f"--exact-rows = {args.exact_rows} is out of range; valid: 0 (skip) or an integer in [1, n = {n}]")
     chosen = (("steps", args.steps), ("batch_size", args.batch_size), ("kernel", args.kernel))
     options = {key: value for key, value in chosen if value is not None}
     started = time.perf_counter()
     rows = grid_rows(n, args.p_grid, args.r_grid, seeds=args.seeds, device=args.device, out=args.out,
-                     resume=args.resume, samples=args.samples, progress=not args.no_progress, **options)
+                     resume=args.resume, samples=args.samples, exact_rows=args.exact_rows,
+                     progress=not args.no_progress, **options)
     meta = {
         "n": n, "command": "rugtheory " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "rugtheory validate",
         "device": rows[0]["device"], "seeds": list(args.seeds), "seconds": time.perf_counter() - started,

@@ -43,7 +43,15 @@ def _rug_row(n: int, r: float, p: float, seed: int, samples: int | None) -> dict
     return {"rug_loss_measured": estimate.loss, "rug_loss_measured_se": estimate.standard_error}
 
 
-def _measure_group(group, config, result, r_of: dict[int, float], samples, seed_offset: int) -> list[dict]:
+def _decomposition_columns(parts: dict[str, Any]) -> dict[str, Any]:
+    """The decomposition's own columns (the losses it repeats are columns already)."""
+    keep = ("exact_rows", "agreement_z", "non_gaussian_gap", "non_gaussian_relative", "suboptimal_gap",
+            "suboptimal_relative")
+    return {("exact_agreement_z" if key == "agreement_z" else key): parts[key] for key in keep}
+
+
+def _measure_group(group, config, result, r_of: dict[int, float], samples, seed_offset: int,
+                   exact_rows: int | None) -> list[dict]:
     from ..measure import measure_model
 
     rows = []
@@ -51,9 +59,11 @@ def _measure_group(group, config, result, r_of: dict[int, float], samples, seed_
         p, seed = group.feature_probability[k], group.seed[k]
         r = config.ratio
         started = time.perf_counter()
-        measured = measure_model(result.W[k], result.b[k], p, r, samples=samples, seed=seed + seed_offset)
+        measured = measure_model(result.W[k], result.b[k], p, r, samples=samples, seed=seed + seed_offset,
+                                 exact_rows=exact_rows)
         record = measured.to_dict()
         stats = record.pop("stats")
+        parts = record.pop("decomposition", None)
         optimum = record["loss_meanfield_optimum"]
         row = {
             "index": index, "n": config.n_features, "m": config.n_hidden, "p": p, "r": r,
@@ -63,6 +73,7 @@ def _measure_group(group, config, result, r_of: dict[int, float], samples, seed_
             "ratio_to_optimum": record["loss_measured"] / optimum if optimum > 0 else None,
             "ratio_to_optimum_se": record["loss_measured_se"] / optimum if optimum > 0 else None,
             **_flat("stats_", stats),
+            **({} if parts is None else _decomposition_columns(parts)),
             **_rug_row(config.n_features, r, p, seed, samples),
         }
         if "rug_loss_measured" in row and optimum > 0:
@@ -75,12 +86,13 @@ def _measure_group(group, config, result, r_of: dict[int, float], samples, seed_
 def grid_rows(
     n: int, p_grid: Sequence[float], r_grid: Sequence[float], seeds: Sequence[int] = (0,),
     device: str = "auto", out: str | os.PathLike | None = None, resume: bool = False,
-    samples: int | None = None, progress: bool = True, **options: Any,
+    samples: int | None = None, exact_rows: int | None = None, progress: bool = True, **options: Any,
 ) -> list[dict[str, Any]]:
     """Train every (p, r, seed) of the grid at n features and measure it; one dict per instance.
 
     ``options`` are further ``TrainConfig`` fields (steps, batch_size, lr, ...). The measurement
-    seed is the instance seed plus 10^6, a stream apart from the training seeds. With ``out``,
+    seed is the instance seed plus 10^6, a stream apart from the training seeds; ``exact_rows`` is
+    passed to ``measure_model`` (None: its default rows; 0: no exact loss and decomposition). With ``out``,
     each group checkpoints in ``out/runs/m<m>`` every CHECKPOINT_EVERY steps; ``resume=True`` continues or reuses them.
     """
     triples = [(p, r, s) for p in p_grid for r in r_grid for s in seeds]
@@ -96,14 +108,14 @@ def grid_rows(
         cached = folder / "measured.json" if folder is not None else None
         if cached is not None and resume and cached.is_file():
             record = json.loads(cached.read_text())
-            if record.get("config") == config.to_dict():
+            if record.get("config") == config.to_dict() and record.get("measure") == [samples, exact_rows]:
                 rows += record["rows"]
                 continue
         again = resume and folder is not None and has_checkpoint(folder)
         result = train(config, device=device, out=folder, resume=again, progress=progress)
-        group_rows = _measure_group(group, config, result, r_of, samples, 10**6)
+        group_rows = _measure_group(group, config, result, r_of, samples, 10**6, exact_rows)
         if cached is not None:
-            payload = {"config": config.to_dict(), "rows": group_rows}
+            payload = {"config": config.to_dict(), "measure": [samples, exact_rows], "rows": group_rows}
             write_atomic(cached, json.dumps(payload, indent=1, allow_nan=False, default=float).encode())
         rows += group_rows
     return sorted(rows, key=lambda row: row["index"])

@@ -17,7 +17,7 @@ multiply-adds when p <= 0.02 and N n^2 above, stays at seconds to tens of second
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -26,6 +26,7 @@ from ..numeric.montecarlo import MonteCarloEstimate, _Moments
 from ..parameters import check_seed
 from ._sampling import batches
 from ._validate import check_bias_vector, check_probability, check_ratio, check_samples, check_weights
+from .decomposition import LossDecomposition, decompose
 from .statistics import DEFAULT_KS_SAMPLES, WeightStatistics, row_measures, summarise
 
 __all__ = [
@@ -120,9 +121,10 @@ def meanfield_loss_own_stats(W: Any, b: Any, p: Any) -> float:
 class ModelMeasurement:
     """What ``measure_model`` reports: four losses (per feature) and the weight statistics.
 
-    ``samples`` and ``seed`` record the Monte Carlo run; ``to_dict`` has exactly the keys
-    loss_measured, loss_measured_se, loss_meanfield_own_stats, loss_meanfield_optimum,
-    loss_linear and stats (a flat dict, ``WeightStatistics.to_dict``).
+    ``samples`` and ``seed`` record the Monte Carlo run; ``to_dict`` has the keys loss_measured,
+    loss_measured_se, loss_meanfield_own_stats, loss_meanfield_optimum, loss_linear and stats (a
+    flat dict, ``WeightStatistics.to_dict``), and, when the exact loss was computed
+    (``decomposition``), loss_exact, loss_exact_se, loss_exact_bound and decomposition.
     """
 
     loss_measured: float
@@ -133,6 +135,7 @@ class ModelMeasurement:
     stats: WeightStatistics
     samples: int
     seed: int
+    decomposition: LossDecomposition | None = None
 
     @property
     def gap(self) -> float | None:
@@ -147,20 +150,26 @@ class ModelMeasurement:
         return self.loss_measured_se / optimum if optimum > 0.0 else None
 
     def to_dict(self) -> dict[str, Any]:
-        """The contract of issue 4: the losses and a flat ``stats`` object, JSON-ready."""
-        return {
+        """The contract of issues 4 and 5: the losses, a flat ``stats`` object, the decomposition; JSON-ready."""
+        record: dict[str, Any] = {
             "loss_measured": self.loss_measured,
             "loss_measured_se": self.loss_measured_se,
             "loss_meanfield_own_stats": self.loss_meanfield_own_stats,
             "loss_meanfield_optimum": self.loss_meanfield_optimum,
             "loss_linear": self.loss_linear,
-            "stats": self.stats.to_dict(),
         }
+        if self.decomposition is not None:
+            record.update(loss_exact=self.decomposition.loss_exact, loss_exact_se=self.decomposition.loss_exact_se,
+                          loss_exact_bound=self.decomposition.loss_exact_bound)
+        record["stats"] = self.stats.to_dict()
+        if self.decomposition is not None:
+            record["decomposition"] = self.decomposition.to_dict()
+        return record
 
 
 def measure_model(
     W: Any, b: Any, p: Any, r: Any, samples: int | None = None, seed: int = 0,
-    ks_samples: int = DEFAULT_KS_SAMPLES,
+    ks_samples: int = DEFAULT_KS_SAMPLES, exact_rows: int | None = 0,
 ) -> ModelMeasurement:
     """Measure a model y = ReLU(W x + b) of rank ratio r at feature probability p.
 
@@ -168,7 +177,9 @@ def measure_model(
     standard error; ``loss_meanfield_own_stats`` the mean-field loss from the model's own row
     statistics; ``loss_meanfield_optimum`` L*(p, r) (``rugtheory.solve``); ``loss_linear`` the
     linear baseline (1 - r)(p/3 - p^2/4). The loss sample and the KS sample of the statistics
-    are independent streams spawned from ``seed``. Bad input raises ParameterError.
+    are independent streams spawned from ``seed``. ``exact_rows`` > 0 (or None: every row up to
+    n = 1024, else 256 at random) adds the exact loss and the decomposition (``decompose``); 0
+    skips it. Bad input raises ParameterError.
 
     >>> import numpy as np
     >>> result = measure_model(np.zeros((4, 4)), np.zeros(4), 0.5, 0.5, samples=10_000)
@@ -188,7 +199,7 @@ def measure_model(
     seed = check_seed(seed)
     rows = row_measures(matrix, b, p, ks_samples=ks_samples, seed=seed)
     estimate = _monte_carlo(matrix, b, p, samples, seed)
-    return ModelMeasurement(
+    measurement = ModelMeasurement(
         loss_measured=estimate.loss,
         loss_measured_se=estimate.standard_error,
         loss_meanfield_own_stats=_own_stats_loss(p, rows.diag, rows.sigma, rows.bias),
@@ -198,3 +209,6 @@ def measure_model(
         samples=samples,
         seed=seed,
     )
+    if exact_rows == 0:
+        return measurement
+    return replace(measurement, decomposition=decompose(measurement, matrix, b, p, rows=exact_rows, seed=seed))

@@ -17,6 +17,7 @@ phi(40) < 1e-347 lies below the smallest double.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 from scipy.integrate import quad
@@ -100,7 +101,7 @@ def _active(a: float, sigma: float, beta: float) -> tuple[float, float]:
             return value
 
     value, error = 0.0, 0.0
-    for lo, hi in zip(points[:-1], points[1:]):
+    for lo, hi in itertools.pairwise(points):
         v, e = _quad(integrand, lo, hi)
         value += v
         error += e

@@ -140,7 +140,7 @@ def _digits_lost(p: float, a: float, sigma: float, beta: float) -> int:
 
     lost = 2.0 * neg_log(p) + 2.0 * neg_log(sigma) + 2.0 * neg_log(a)
     lost += 3.0 * _log10_ratio(beta, sigma) + 3.0 * _log10_ratio(a + beta, sigma)
-    return int(math.ceil(lost))
+    return math.ceil(lost)
 
 
 def _agree(first: mpmath.mpf, second: mpmath.mpf, digits: int) -> bool:

@@ -32,7 +32,7 @@ class Phi(sp.Function):
         return (1 + sp.erf(x / sp.sqrt(2))) / 2
 
     def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
-        return r"\Phi\left(%s\right)" % printer._print(self.args[0])
+        return rf"\Phi\left({printer._print(self.args[0])}\right)"
 
 
 class phi(sp.Function):
@@ -56,7 +56,7 @@ class phi(sp.Function):
         return gaussian_pdf(x)
 
     def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
-        return r"\varphi\left(%s\right)" % printer._print(self.args[0])
+        return rf"\varphi\left({printer._print(self.args[0])}\right)"
 
 
 def tail_step(k: int) -> int:
@@ -87,7 +87,7 @@ class J(sp.Function):
 
     def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
         k, s = self.args
-        return r"J_{%s}\left(%s\right)" % (printer._print(k), printer._print(s))
+        return rf"J_{{{printer._print(k)}}}\left({printer._print(s)}\right)"
 
 
 def _gaussian_argument(exponent: sp.Expr) -> sp.Expr:

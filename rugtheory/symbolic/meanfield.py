@@ -106,8 +106,8 @@ def latex_loss() -> str:
     sym_m = sp.Symbol("m")
     Q = form.antiderivative.subs(m, sym_m)
     lines = [
-        r"\ell(a,\sigma,\beta;p) = (1-p)\,G_2(\beta) + \frac{p}{3}"
-        r" + \frac{p}{a}\left[Q(a+\beta) - Q(\beta)\right]",
+        (r"\ell(a,\sigma,\beta;p) = (1-p)\,G_2(\beta) + \frac{p}{3}"
+        r" + \frac{p}{a}\left[Q(a+\beta) - Q(\beta)\right]"),
         r"G_2(m) = " + sp.latex(relu_moment(2).subs(m, sym_m)),
         r"Q(m) = " + sp.latex(Q),
     ]
