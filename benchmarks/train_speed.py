@@ -1,7 +1,8 @@
 """Training speed: the batched harness against the naive loop of common reference code, in one run.
 
     python benchmarks/train_speed.py [--n 512] [--r 0.5] [--p 0.01] [--instances 8] [--steps 60]
-        [--baseline-models 2] [--batch-size 1024] [--seed 0] [--out benchmarks/results/train_speed.md]
+        [--full-steps 20000] [--baseline-models 2] [--batch-size 1024] [--seed 0]
+        [--out benchmarks/results/train_speed.md]
 
 Baseline ("naive"): one model at a time, as reference toy-model code trains: a pre-generated
 dataset of x in a TensorDataset behind a shuffling DataLoader, nn.Parameter weights, Adam,
@@ -11,6 +12,13 @@ its sparse kernel. Reported: model-steps per second (K x steps / wall time, afte
 step each), and the final training loss of each path at the same lr and steps, a check that the
 fast paths train as well (their init and data streams differ from the naive loop's, so the losses
 agree only roughly). Timings depend on the machine's load: run it on an idle machine.
+
+The dense paths cost the same at every step, so ``--steps`` steps from the initial weights time
+them. The sparse kernel's backward is cheap only once few outputs fire (a trained model's
+negative bias), so it is also timed over a whole default run (``--full-steps``, the harness's
+default schedule and lr, early stop allowed): the per-model-step average a user gets. The floor
+row is the one product every exact fp32 step must make, W = W_out W_in (n^2 m multiply-adds, a
+batched matmul of the K instances): naive / floor bounds the speed-up any such step can reach.
 """
 
 from __future__ import annotations
@@ -74,6 +82,26 @@ def harness(n: int, m: int, p: float, batch: int, steps: int, seed: int, instanc
     return result.seconds / (steps * instances), float(result.final_loss.mean())
 
 
+def full_run(n: int, m: int, p: float, batch: int, steps: int, seed: int, instances: int) -> tuple[float, float, int]:
+    """(seconds per model-step, mean final loss, steps run) of a whole default run with the sparse kernel."""
+    config = TrainConfig(n_features=n, n_hidden=m, feature_probability=p, seed=list(range(seed, seed + instances)),
+                         batch_size=batch, steps=steps, kernel="sparse")
+    result = train(config, device="cpu", progress=False)
+    return result.seconds / (result.steps * instances), float(result.final_loss.mean()), result.steps
+
+
+def floor(n: int, m: int, instances: int, repeats: int = 20) -> float:
+    """Seconds per model of the batched product W = W_out W_in (the floor of an exact fp32 step)."""
+    w_out, w_in = torch.randn(instances, n, m), torch.randn(instances, m, n)
+    torch.bmm(w_out, w_in)
+    best = math.inf
+    for _ in range(repeats):
+        started = time.perf_counter()
+        torch.bmm(w_out, w_in)
+        best = min(best, time.perf_counter() - started)
+    return best / instances
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=512)
@@ -81,6 +109,7 @@ def main() -> int:
     parser.add_argument("--p", type=float, default=0.01)
     parser.add_argument("--instances", type=int, default=8)
     parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--full-steps", type=int, default=20000, help="steps of the whole sparse run (0: skip it)")
     parser.add_argument("--baseline-models", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=1024)
     parser.add_argument("--seed", type=int, default=0)
@@ -98,6 +127,12 @@ def main() -> int:
     for kernel in kernels:
         rows[f"harness, {args.instances} instances, {kernel} kernel"] = harness(
             args.n, m, args.p, args.batch_size, args.steps, args.seed, args.instances, lr, kernel)
+    steps_run = None
+    if args.full_steps:
+        seconds, loss, steps_run = full_run(args.n, m, args.p, args.batch_size, args.full_steps, args.seed,
+                                            args.instances)
+        rows[f"harness, {args.instances} instances, sparse kernel, whole default run"] = (seconds, loss)
+    rows["floor: W = W_out W_in alone (bmm over the instances)"] = (floor(args.n, m, args.instances), math.nan)
     baseline = next(iter(rows.values()))[0]
     command = "python benchmarks/train_speed.py " + " ".join(sys.argv[1:])
     lines = [
@@ -108,17 +143,22 @@ def main() -> int:
          f" lr = 3e-3/sqrt(n) constant, seed = {args.seed}"),
         (f"- machine: {platform.machine()}, {platform.processor() or 'cpu'}, {torch.get_num_threads()} torch threads,"
          f" torch {torch.__version__}, Python {platform.python_version()}"),
-        f"- load average at the start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (1/5/15 min)",
+        (f"- load average at the start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (1/5/15 min),"
+        f" at the end: {os.getloadavg()[0]:.2f}"),
+        *([f"- whole default run: {steps_run} steps (default schedule and lr 3e-2/sqrt(n), early stop allowed)"]
+          if steps_run else []),
         "",
         "| path | ms per model-step | model-steps/s | speed-up | final training loss |",
         "|---|---|---|---|---|",
     ]
     for name, (seconds, loss) in rows.items():
-        lines.append(f"| {name} | {seconds * 1e3:.2f} | {1 / seconds:.1f} | {baseline / seconds:.2f}x | {loss:.6g} |")
+        shown = "" if math.isnan(loss) else f"{loss:.6g}"
+        lines.append(f"| {name} | {seconds * 1e3:.2f} | {1 / seconds:.1f} | {baseline / seconds:.2f}x | {shown} |")
     text = "\n".join(lines) + "\n"
     print(text)
     write_atomic(args.out, text.encode())
-    print(json.dumps({name: {"seconds_per_model_step": s, "final_loss": v} for name, (s, v) in rows.items()}))
+    print(json.dumps({name: {"seconds_per_model_step": s, "final_loss": None if math.isnan(v) else v}
+                      for name, (s, v) in rows.items()}))
     return 0
 
 
