@@ -19,7 +19,7 @@ from ..errors import ParameterError
 from ..parameters import FEATURE_PROBABILITY
 from .antipodal import check_optimum_probability
 
-__all__ = ["PairOptimum", "pair_loss", "pair_optimum", "pair_row"]
+__all__ = ["PairOptimum", "RankOnePair", "pair_loss", "pair_optimum", "pair_row", "rank_one_pair"]
 
 
 @cache
@@ -86,3 +86,50 @@ def pair_optimum(p: float) -> PairOptimum:
             best = result
     a1, a2, c1, bias1, bias2 = (float(v) for v in unpack(best.x))
     return PairOptimum(p=p, loss=float(best.fun) * p * p, a1=a1, a2=a2, c1=c1, c2=a1 * a2 / c1, bias1=bias1, bias2=bias2)
+
+
+@dataclass(frozen=True)
+class RankOnePair:
+    """The best rank-1 pair with free biases of either sign (derivations/12_phases.md, "Pairs, any bias sign").
+
+    Row k has relative partner weight -g_k with g_1 g_2 = 1 (rank 1), each row at its own best
+    (a_k, bias_k) by ``optimize.group_optimum``; ``loss`` is the mean of the two rows.
+    """
+
+    p: float
+    loss: float
+    ratio: float   # g_1 = c1/a1 >= 1; g_2 = 1/ratio
+    rows: tuple    # the two GroupOptimum rows
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict of the fields."""
+        return {"p": self.p, "loss": self.loss, "ratio": self.ratio, "rows": [row.to_dict() for row in self.rows]}
+
+
+def rank_one_pair(p: float) -> RankOnePair:
+    """min over (g >= 1, a_1, b_1, a_2, b_2) of [R(-g; a_1, b_1) + R(-1/g; a_2, b_2)]/2 (L-BFGS-B, two starts).
+
+    R is ``groups.group_row_loss``, so the biases may take either sign. Each row is then polished
+    by ``optimize.group_optimum`` at the found g.
+    """
+    from .groups import _evaluate
+    from .optimize import group_optimum
+
+    p = check_optimum_probability(p)
+
+    def mean(x: np.ndarray) -> float:
+        g = math.exp(x[0])
+        one, _ = _evaluate(p, np.asarray(x[1]), np.asarray(x[2]), (-g,))
+        two, _ = _evaluate(p, np.asarray(x[3]), np.asarray(x[4]), (-1.0 / g,))
+        return float(0.5 * (one + two)) / (p * p)
+
+    best = None
+    for log_g in (0.0, math.log(3.0)):
+        result = optimize.minimize(mean, np.array([log_g, 1.0, 0.0, 1.0, 0.0]), method="L-BFGS-B",
+                                   bounds=[(0.0, 3.0), (0.05, 4.0), (-2.0, 1.0), (0.05, 4.0), (-2.0, 1.0)],
+                                   options={"ftol": 1e-13, "gtol": 1e-10})
+        if best is None or result.fun < best.fun:
+            best = result
+    g = math.exp(float(best.x[0]))
+    rows = (group_optimum(p, [-g]), group_optimum(p, [-1.0 / g]))
+    return RankOnePair(p=p, loss=0.5 * (rows[0].loss + rows[1].loss), ratio=g, rows=rows)

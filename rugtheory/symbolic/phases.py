@@ -25,7 +25,7 @@ import sympy as sp
 
 from .data import p, u
 
-__all__ = ["AntipodalForm", "PairRowForm", "antipodal_loss", "pair_row_loss"]
+__all__ = ["AntipodalForm", "PairRowForm", "RowKernel", "antipodal_loss", "pair_row_loss", "row_kernel"]
 
 a, c, t, w = sp.symbols("a c t w", positive=True)
 
@@ -73,3 +73,46 @@ def pair_row_loss() -> PairRowForm:
             + sp.integrate(sp.integrate(u**2, (w, edge, 1)), (u, t, kink)) + below)
     return PairRowForm(single=antipodal_loss().single, both_far=sp.factor(sp.expand(far)),
                        both_near=sp.factor(sp.expand(near)))
+
+
+y = sp.Symbol("y", real=True)
+
+
+@dataclass(frozen=True)
+class RowKernel:
+    """A group row's cost given its total input offset y = b + nu, as truncated powers (derivations/12_phases.md).
+
+    ``silent`` is ReLU(y)^2 (the row's own feature inactive), ``active`` is
+    int_0^1 (ReLU(a u + y) - u)^2 du (active with value u). Each is sum coef * (y + shift)_+^power
+    plus ``active_constant`` (1/3 for the active part, 0 for the silent one).
+    """
+
+    silent: tuple[tuple[sp.Expr, sp.Expr, int], ...]
+    active: tuple[tuple[sp.Expr, sp.Expr, int], ...]
+    active_constant: sp.Expr
+    pieces: tuple[sp.Expr, sp.Expr]  # the active cost for y >= 0 and for -a < y < 0, integrated
+
+
+@cache
+def row_kernel() -> RowKernel:
+    """Integrate the active cost on its three pieces of y (a > 0) and read off its truncated powers (cached).
+
+    y <= -a: the row never fires, cost 1/3. -a < y < 0: it fires for u > -y/a. y >= 0: always.
+    The middle piece minus 1/3 is a cubic in z = y + a with no z^0, z^1 terms, and the top piece
+    differs from it by a pure y^3 term, so the cost is 1/3 + A (y + a)_+^3 + B (y + a)_+^2 - A y_+^3.
+    """
+    z = sp.Symbol("z", real=True)
+    top = sp.expand(sp.integrate((a * u + y - u) ** 2, (u, 0, 1)))
+    mid = sp.expand(sp.integrate(u**2, (u, 0, -y / a)) + sp.integrate((a * u + y - u) ** 2, (u, -y / a, 1)))
+    shifted = sp.Poly(sp.expand((mid - sp.Rational(1, 3)).subs(y, z - a)), z)
+    cube, square = (sp.simplify(shifted.coeff_monomial(z**k)) for k in (3, 2))
+    assert all(sp.simplify(shifted.coeff_monomial(z**k)) == 0 for k in (0, 1))
+    jump = sp.Poly(sp.expand(top - mid), y)
+    assert all(sp.simplify(jump.coeff_monomial(y**k)) == 0 for k in (0, 1, 2))
+    top_cube = sp.simplify(jump.coeff_monomial(y**3))
+    return RowKernel(
+        silent=((sp.Integer(1), sp.Integer(0), 2),),
+        active=((cube, a, 3), (square, a, 2), (top_cube, sp.Integer(0), 3)),
+        active_constant=sp.Rational(1, 3),
+        pieces=(top, mid),
+    )
