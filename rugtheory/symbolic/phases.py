@@ -25,7 +25,8 @@ import sympy as sp
 
 from .data import p, u
 
-__all__ = ["AntipodalForm", "PairRowForm", "RowKernel", "antipodal_loss", "pair_row_loss", "row_kernel"]
+__all__ = ["AntipodalForm", "LeadingForms", "PairRowForm", "RowKernel", "antipodal_loss", "leading_forms", "pair_row_loss",
+           "row_kernel"]
 
 a, c, t, w = sp.symbols("a c t w", positive=True)
 
@@ -116,3 +117,32 @@ def row_kernel() -> RowKernel:
         active_constant=sp.Rational(1, 3),
         pieces=(top, mid),
     )
+
+
+@dataclass(frozen=True)
+class LeadingForms:
+    """High-sparsity constants (derivations/12_phases.md, "High sparsity"): L ~ C p^2 for non-positive partners.
+
+    ``partner`` is D(c) = int int (ReLU(u - c w) - u)^2 du dw, one partner of relative weight -c at
+    a = 1, b = 0, as (c < 1, c >= 1) pieces; ``pair`` the best rank-1 pair's constant
+    min_g [D(g) + D(1/g)]/2 with its g; ``simplex`` (k - 1) D(1/(k - 1)) as a function of k.
+    """
+
+    partner: tuple[sp.Expr, sp.Expr]
+    pair: sp.Expr
+    pair_ratio: sp.Expr
+    simplex: sp.Expr
+
+
+@cache
+def leading_forms() -> LeadingForms:
+    """Derive the p^2 constants from ``pair_row_loss`` at a = 1, t = 0 (cached)."""
+    k, g = sp.symbols("k g", positive=True)
+    form = pair_row_loss()
+    near = sp.factor(form.both_near.subs({a: 1, t: 0}))
+    far = sp.factor(form.both_far.subs({a: 1, t: 0}))
+    mean = (far.subs(c, g) + near.subs(c, 1 / g)) / 2  # g >= 1: row one far, row two near
+    roots = [root for root in sp.solve(sp.diff(mean, g), g) if root.is_real and root > 1]
+    best = min(roots, key=lambda root: mean.subs(g, root))
+    simplex = sp.factor((k - 1) * near.subs(c, 1 / (k - 1)))
+    return LeadingForms(partner=(near, far), pair=sp.nsimplify(mean.subs(g, best)), pair_ratio=best, simplex=simplex)
