@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cache
+from fractions import Fraction
+from functools import cache, lru_cache
 
 import numpy as np
 from numpy.polynomial.hermite_e import hermeval
@@ -31,22 +32,39 @@ MAX_ORDER = 4
 
 
 @cache
-def _cumulant_functions(kmax: int):
+def _cumulant_coefficients(kmax: int) -> tuple[tuple[Fraction, ...], ...]:
+    """The exact rational coefficients (highest power first) of kappa_1(p)..kappa_kmax(p)."""
     import sympy as sp
 
     from ..symbolic.data import p as p_symbol
     from ..symbolic.finite_n import data_cumulants as derived
 
-    return [sp.lambdify(p_symbol, expr, "math") for expr in derived(kmax)]
+    return tuple(tuple(Fraction(int(c.p), int(c.q)) for c in sp.Poly(sp.expand(expr), p_symbol).all_coeffs())
+                 for expr in derived(kmax))
+
+
+@lru_cache(maxsize=256)
+def _cumulants_exact(p: float, kmax: int) -> tuple[float, ...]:
+    exact = Fraction(p)  # a float is a dyadic rational: the polynomials are evaluated exactly, then rounded once
+    out = []
+    for coefficients in _cumulant_coefficients(kmax):
+        value = Fraction(0)
+        for c in coefficients:
+            value = value * exact + c
+        out.append(float(value))
+    return tuple(out)
 
 
 def data_cumulants(p: float, kmax: int = 12) -> list[float]:
-    """kappa_1..kappa_kmax of one coordinate x (THEORY.md, Data), from the derived factored polynomials.
+    """kappa_1..kappa_kmax of one coordinate x (THEORY.md, Data), correctly rounded.
+
+    The derived polynomials (``symbolic.finite_n.data_cumulants``) cancel badly in floating point
+    near p = 1, so they are evaluated in exact rational arithmetic.
 
     >>> [round(value, 12) for value in data_cumulants(0.5, 3)]
     [0.25, 0.104166666667, 0.03125]
     """
-    return [float(f(p)) for f in _cumulant_functions(kmax)]
+    return list(_cumulants_exact(float(p), int(kmax)))
 
 
 @cache
@@ -123,6 +141,9 @@ def edgeworth_correction(p: float, a: float, beta: float, power_sums: dict[int, 
     cumulant = {k: kx[k - 1] * a**k * power_sums[k] for k in range(2, order + 3)}
     sigma = math.sqrt(cumulant[2])
     base = float(meanfield_loss(p, a, sigma, beta))
+    if sigma == 0.0:  # no interference at all (every weight 0): nothing to correct
+        return EdgeworthCorrection(meanfield=base, corrections=(0.0,) * order,
+                                   cumulants=tuple(cumulant[k] for k in range(2, order + 3)))
     derivatives: dict[int, float] = {}
     corrections = [0.0] * order
     for j, coefficient, powers, derivative in terms(order):

@@ -13,8 +13,9 @@ window is fitted to xi and not to a, the phi values are computed once per (n, r,
 
 Error bound (reported): the discarded Fourier terms, 2 sum_{k > K} |c_k| times a bound on |phi|
 beyond 2 pi K / P (``RugInterference.envelope``); the mass outside the window, sup|g| P_out +
-sqrt(E F^2) sqrt(P_out); and an estimate of the FFT's aliasing (2 K times the largest |c_k| in
-its top octave; an estimate, not a bound).
+sqrt(E F^2) sqrt(P_out); and an estimate of the FFT's own error in the K coefficients used (its
+rounding floor, the median |c_k| of the top octave, plus the aliasing extrapolated from |c_K|, each
+weighted by sum_k |phi_k|; an estimate, not a bound).
 """
 
 from __future__ import annotations
@@ -103,6 +104,10 @@ class RugLoss:
     def __init__(self, interference: RugInterference, grid: int = GRID) -> None:
         self.interference = interference
         self.grid = int(grid)
+        self.degenerate = interference.support[1] - interference.support[0] <= 0.0
+        if self.degenerate:  # every weight is 0 (m = n: W = a I), nu = 0 exactly
+            self.log_outside, self.terms = -math.inf, 0
+            return
         low, high, self.log_outside = interference.window()
         self.margin = 0.5 * (high - low)
         self.start = low - self.margin
@@ -115,6 +120,7 @@ class RugLoss:
         phase = np.exp(-2j * math.pi * k * self.start / self.period)
         self._weights = phase * interference.characteristic(tau)
         self._envelope = interference.envelope(2.0 * math.pi * (self.terms + 1) / self.period)
+        self._phi_sum = float(np.abs(self._weights).sum())
 
     def _terms(self) -> int:
         """The smallest K with |phi| <= 1e-30 beyond 2 pi K / P, capped at MAX_TERMS."""
@@ -150,14 +156,20 @@ class RugLoss:
 
     def _evaluate(self, a: float, beta: float) -> tuple[float, float]:
         p = self.interference.p
+        if self.degenerate:
+            return float(row_function(np.array([beta]), a, p)[0]), 0.0
         g = row_function(beta + a * self.xi, a, p) * self.taper
         c = np.fft.rfft(g) / self.grid
         K = self.terms
         value = float(c[0].real + 2.0 * np.sum((c[1:K + 1] * self._weights).real))
         magnitude = np.abs(c)
         tail = 2.0 * float(magnitude[K + 1:].sum()) * self._envelope
-        top = magnitude[self.grid // 4:]
-        aliasing = 2.0 * K * float(top.max()) if top.size else 0.0
+        # FFT error of the K coefficients used, each weighted by |phi_k|: rounding, measured as the
+        # median |c| of the top octave (the noise floor there), and aliasing, c_{G-k} extrapolated
+        # from |c_K| with the k^-3 decay of a function whose second derivative jumps.
+        floor = float(np.median(magnitude[self.grid // 4:]))
+        aliasing = 1.21 * float(magnitude[K]) * (K / (self.grid - K)) ** 3
+        fft_error = 2.0 * self._phi_sum * (floor + aliasing)
         outside = 0.0
         if self.log_outside > -math.inf:
             _, k2, k3, k4 = self._moments
@@ -166,7 +178,7 @@ class RugLoss:
             second = 3.0 * (25.0 * fourth + 16.0 * a**4 + 4.0)
             p_out = math.exp(self.log_outside)
             outside = float(g.max()) * p_out + math.sqrt(second * p_out)
-        return value, tail + aliasing + outside
+        return value, tail + fft_error + outside
 
 
 def rug_exact_loss(p: float, r: float, n: int, a: float | None = None, bias: float | None = None,

@@ -216,8 +216,8 @@ def required_n(p: float, r: float, tolerance: float = 0.01, seed: int = 0, reopt
     rows: list[tuple[int, float, float | None, float]] = []
     n = 2
     while n <= min(n_max, MAX_N):
-        interference = rug_interference(n, r, p, seed)
-        if 0 < interference.m < n:
+        if 0 < round(r * n) < n:
+            interference = rug_interference(n, r, p, seed)
             optimum = solve(p, interference.m / n)
             star = float(optimum.loss)
             evaluator = RugLoss(interference)
