@@ -8,13 +8,14 @@ and a classifier of weight matrices.
 from __future__ import annotations
 
 from .antipodal import AntipodalOptimum, antipodal_loss, antipodal_optimum
+from .classify import Classification, classify
 from .diagram import FAMILIES, PhaseDiagram, PhasePoint, phase_diagram
 from .groups import GroupLoss, group_row_loss
 from .optimize import GroupOptimum, group_optimum
 from .pairs import PairOptimum, RankOnePair, pair_loss, pair_optimum, pair_row, rank_one_pair
 
 __all__ = [
-    "FAMILIES", "AntipodalOptimum", "GroupLoss", "GroupOptimum", "PairOptimum", "PhaseDiagram", "PhasePoint",
-    "RankOnePair", "antipodal_loss", "antipodal_optimum", "group_optimum", "group_row_loss", "pair_loss",
+    "FAMILIES", "AntipodalOptimum", "Classification", "GroupLoss", "GroupOptimum", "PairOptimum", "PhaseDiagram", "PhasePoint",
+    "RankOnePair", "antipodal_loss", "antipodal_optimum", "classify", "group_optimum", "group_row_loss", "pair_loss",
     "pair_optimum", "pair_row", "phase_diagram", "rank_one_pair",
 ]
