@@ -2,8 +2,9 @@
 
 The loss is ``rugtheory.symbolic.phases.antipodal_loss`` (integrated in sympy from THEORY.md's
 data), lambdified once per process. It holds for a > 0 and an effective threshold t = -bias/a in
-[0, 1]; elsewhere a bias > 0 costs (1 - p)^2 bias^2 on every silent pair and a threshold beyond 1
-silences the feature, so the optimum lies inside (checked by the tests against a scan). At
+[0, 1], and ``antipodal_optimum`` searches only there. A small positive bias does slightly better
+(0.08% at p = 0.1, 1.1% at p = 0.3; derivations/12_phases.md, "Pairs, any bias sign"):
+``optimize.group_optimum(p, [-1.0])`` allows either sign. At
 bias = 0, a = 1 it is p^2/6 (THEORY.md, "Checks"). The polynomial is evaluated in float64 from its
 factored parts; it loses about log10(1/p) digits to cancellation near the optimum, so results
 are stated for p >= 1e-6 (relative error below ~1e-9 there).
