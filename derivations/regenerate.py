@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     codegen_section(options.write)
     if options.tails:
         tails_section()
-    for script in ("asymptotics", "families", "mmse", "power_bounds", "phases"):  # derivations/06-12, self-checking
+    for script in ("asymptotics", "families", "mmse", "power_bounds", "phases", "finite_n"):  # derivations/06-14, self-checking
         section(f"derivations/{script}.py")
         module = importlib.import_module(script)
         check(f"derivations/{script}.py", module.main() == 0)
