@@ -80,7 +80,8 @@ def text(data: dict) -> str:
         shown = {key: "not reached" if req[key] is None else str(req[key])
                  for key in ("n_exact", "n_reoptimised", "n_edgeworth")}
         lines.append(f"  n needed for {100 * req['tolerance']:g}% of L*: exact {shown['n_exact']} (mean-field a, beta), "
-                     f"{shown['n_reoptimised']} (re-optimised); Edgeworth predicts {shown['n_edgeworth']}")
+                     f"{shown['n_reoptimised']} (re-optimised); Edgeworth predicts {shown['n_edgeworth']} "
+                     f"(leading 1/n term alone: n = {req['n_leading']:.4g})")
         lines.append("      scan: " + ", ".join(f"{row['n']}: {_relative(row['relative_exact'])}" for row in req["scan"]))
     return "\n".join(lines)
 

@@ -11,7 +11,13 @@ numpy and scipy; sympy only to derive the expansion's terms (once per process).
 
 from __future__ import annotations
 
-from .edgeworth import EdgeworthCorrection, data_cumulants, edgeworth_correction, loss_derivative
+from .edgeworth import (
+    EdgeworthCorrection,
+    data_cumulants,
+    edgeworth_correction,
+    leading_coefficient,
+    loss_derivative,
+)
 from .exact import RugExactLoss, RugLoss, row_function, rug_exact_loss
 from .interference import RugInterference, rug_interference, walsh_hadamard
 from .study import FiniteN, RequiredN, finite_n, reoptimise, required_n
@@ -26,6 +32,7 @@ __all__ = [
     "data_cumulants",
     "edgeworth_correction",
     "finite_n",
+    "leading_coefficient",
     "loss_derivative",
     "reoptimise",
     "required_n",

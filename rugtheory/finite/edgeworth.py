@@ -26,7 +26,9 @@ import numpy as np
 from numpy.polynomial.hermite_e import hermeval
 from scipy.special import ndtr
 
-__all__ = ["EdgeworthCorrection", "data_cumulants", "edgeworth_correction", "loss_derivative", "terms"]
+__all__ = [
+    "EdgeworthCorrection", "data_cumulants", "edgeworth_correction", "leading_coefficient", "loss_derivative", "terms",
+]
 
 MAX_ORDER = 4
 
@@ -153,3 +155,24 @@ def edgeworth_correction(p: float, a: float, beta: float, power_sums: dict[int, 
         corrections[j - 1] += weight * derivatives[derivative]
     return EdgeworthCorrection(meanfield=base, corrections=tuple(corrections),
                                cumulants=tuple(cumulant[k] for k in range(2, order + 3)))
+
+
+def leading_coefficient(p: float, r: float) -> float:
+    """C(p, r) with E_2 / L* -> C / n for the rug at the mean-field optimum (derivations/14, eq. (4.1)).
+
+    For a random m-subset S and k != 0, g(k) = sum_{s in S} H_sk is hypergeometric with
+    E g^4 = 3 m^2 (1 - r)^2 (1 + O(1/m)), so sum_{j != i} W_ij^4 -> 3 a^4 (1 - r)^2 / (r^2 n) and
+    E_2 -> kappa_4(x) 3 a^4 (1 - r)^2 / (r^2 n) D^4 l / 24 (the kappa_3^2 term is O(1/n^2)). E_1 is
+    also O(1/n) for the rug, but its sign and size depend on the rows drawn (its mean is 0).
+
+    >>> round(leading_coefficient(0.01, 0.5), 1)
+    166.5
+    """
+    from ..optimum import solve
+
+    optimum = solve(p, r)
+    if optimum.loss == 0 or optimum.sigma == 0:
+        return 0.0
+    a = optimum.a
+    fourth = data_cumulants(p, 4)[3] * 3.0 * a**4 * (1.0 - r) ** 2 / r**2
+    return fourth * loss_derivative(4, p, a, optimum.sigma, optimum.bias) / 24.0 / optimum.loss

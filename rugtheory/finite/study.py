@@ -16,7 +16,7 @@ from scipy.optimize import minimize
 
 from ..errors import ParameterError
 from ..parameters import FEATURE_PROBABILITY, RATIO, check_seed
-from .edgeworth import EdgeworthCorrection, edgeworth_correction
+from .edgeworth import EdgeworthCorrection, edgeworth_correction, leading_coefficient
 from .exact import RugExactLoss, RugLoss
 from .interference import MAX_N, RugInterference, _order, rug_interference
 
@@ -168,6 +168,8 @@ class RequiredN:
     smallest scanned n from which every scanned gap |loss/L* - 1| is <= tolerance; the scan stops
     once the gap is below tolerance/4 (past there the corrections fall like 1/n). ``rows`` holds
     (n, exact gap, re-optimised gap, Edgeworth gap) for every scanned n. None: not reached by n_max.
+    ``n_leading`` = |C(p, r)| / tolerance, the continuous n at which the leading 1/n term alone,
+    E_2/L* -> C/n (``edgeworth.leading_coefficient``), equals the tolerance.
     """
 
     p: float
@@ -177,12 +179,14 @@ class RequiredN:
     n_exact: int | None
     n_reoptimised: int | None
     n_edgeworth: int | None
+    n_leading: float
     rows: tuple[tuple[int, float, float | None, float], ...]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
         return {"p": self.p, "r": self.r, "seed": self.seed, "tolerance": self.tolerance,
                 "n_exact": self.n_exact, "n_reoptimised": self.n_reoptimised, "n_edgeworth": self.n_edgeworth,
+                "n_leading": self.n_leading,
                 "scan": [{"n": n, "relative_exact": e, "relative_reoptimised": o, "relative_edgeworth": w}
                          for n, e, o, w in self.rows]}
 
@@ -239,5 +243,6 @@ def required_n(p: float, r: float, tolerance: float = 0.01, seed: int = 0, reopt
         n_exact=_first_from(ns, [row[1] for row in rows], tolerance),
         n_reoptimised=_first_from(ns, [row[2] for row in rows], tolerance) if reoptimised else None,
         n_edgeworth=_first_from(ns, [row[3] for row in rows], tolerance),
+        n_leading=abs(leading_coefficient(p, r)) / tolerance,
         rows=tuple(rows),
     )
