@@ -1,24 +1,34 @@
-"""The exact expected loss of given weights at finite n, without sampling data (issue 5, THEORY.md).
+"""The exact expected loss of given weights at finite n, with a rigorous error bound (issue 5).
 
-Row i's loss is E[(ReLU(a x_i + nu + b_i) - x_i)^2] with nu = sum_{j != i} W_ij x_j independent of
-x_i, so it is E[h_i(nu)] with
+Row i's loss is E[h_i(m)] with m = nu + b_i, nu = sum_{j != i} W_ij x_j independent of x_i, and
 
-    h_i(v) = (1 - p) ReLU(v + b_i)^2 + p int_0^1 (ReLU(a u + v + b_i) - u)^2 du   (closed form below).
+    h_i(m) = (1 - p) ReLU(m)^2 + p int_0^1 (ReLU(a u + m) - u)^2 du      (THEORY.md, "Statistics"),
 
-nu lives in [L, R] = [sum_j min(W_ij, 0), sum_j max(W_ij, 0)] and has the characteristic function
-phi(t) = prod_j (1 - p + p (e^{i t W_ij} - 1)/(i t W_ij)) (THEORY.md, "Statistics"). Multiply h_i by
-a smooth window that is 1 on [L, R] and 0 a margin M = (R - L)/2 + 1e-3 beyond it, and extend it with
-period P = R - L + 2M: the result g_i equals h_i wherever nu can be, so E[h_i(nu)] = E[g_i(nu)] =
-sum_k c_k phi(2 pi k / P) exactly (Parseval, c_k the Fourier coefficients of g_i; no aliasing).
-The c_k come from an FFT of g_i on ``GRID`` points; the sum is cut at |k| <= K, the smallest K whose
-discarded coefficients sum below ``rtol`` of the row's scale. Since |phi| <= 1 that sum bounds the
-truncation error, and the bound is reported (the FFT's own aliasing is below it: GRID >> K).
+a piecewise cubic in m with breakpoints at m = 0 and m = -a. The method (derivations/13_exact_loss.md):
+
+1. **Window.** A Chernoff bound from the moment generating function of nu (exact cumulant series
+   plus exact factors for the large weights) gives [A, B] around the mean outside which nu has
+   probability <= delta. The part of E h outside is bounded by Cauchy-Schwarz, sqrt(E q^2 delta),
+   with q the quadratic majorant of |h - g| (its moments are exact, from cumulants).
+2. **Periodic row function.** g = h on [A, B], joined back to h(A) over a gap of length
+   (B - A)/2 by the cubic Hermite blend, extended with period P = 1.5 (B - A). g is a C^1
+   piecewise cubic, so its Fourier coefficients are exact and closed form (jumps of g'', g'''),
+   and E g(nu) = sum_k c_k phi(2 pi k / P) (Parseval; no grid, no aliasing).
+3. **Characteristic function.** log phi = sum_j log psi(t W_ij); weights with |t W_ij| <= r R
+   go through the power-sum (cumulant) series sum_q c_q (i t)^q sum_j W_ij^q, whose remainder
+   has the Cauchy bound M/(1 - r) sum_j (|t W_ij|/R)^{Q+1}; the few larger ones are exact.
+4. **Truncation.** |phi(t')| <= prod_j psibar(t W_ij) for t' >= t (a monotone envelope of
+   |psi|), and |c_k| <= (1/P) sum |jumps| / |t_k|^{order+1}, so the discarded terms are bounded.
+
+The reported bound is the sum of the window, truncation and series bounds, plus an estimate of
+rounding (first-order floating-point analysis). Rows are processed as 2-D blocks.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -27,8 +37,15 @@ from ..parameters import FEATURE_PROBABILITY
 
 __all__ = ["ExactLoss", "exact_loss", "row_function"]
 
-GRID = 1 << 14
-MAX_TERMS = 4096
+ORDER = 39  # Q: terms of the cumulant series (the remainder uses the power sum of order Q + 1 = 40)
+RATIO = 0.8  # r: the series is used for |t W_ij| <= r R
+DISK = 0.8  # R solves p g(R) = DISK, g(R) = (e^R - 1 - R)/R; then M = -log(1 - DISK)
+GAP = 0.5  # the blend's length over the window's: P = (1 + GAP)(B - A)
+THETA = 7.0  # first try: t_max = THETA / sigma
+STAR = 2.65  # |psibar(s)| = |psi(s)| for |s| <= STAR (sin s/s >= 1/(2 pi) there)
+MAX_TERMS = 1 << 17
+BLOCK = 128
+_EPS = np.finfo(float).eps
 
 
 def row_function(v: np.ndarray, a: float, bias: float, p: float) -> np.ndarray:
@@ -51,56 +68,420 @@ def row_function(v: np.ndarray, a: float, bias: float, p: float) -> np.ndarray:
     return (1.0 - p) * np.maximum(m, 0.0) ** 2 + p * active
 
 
-def _window(x: np.ndarray) -> np.ndarray:
-    """A C-infinity step from 0 (x <= 0) to 1 (x >= 1)."""
-    x = np.clip(x, 0.0, 1.0)
-    with np.errstate(divide="ignore", over="ignore"):
-        f = np.where(x > 0, np.exp(-1.0 / np.where(x > 0, x, 1.0)), 0.0)
-        g = np.where(x < 1, np.exp(-1.0 / np.where(x < 1, 1.0 - x, 1.0)), 0.0)
-    return f / (f + g)
+# --- the row function's pieces: (h, h', h'', h''') as a trailing axis of 4 -----------------------
 
 
-def _characteristic(weights: np.ndarray, t: np.ndarray, p: float) -> np.ndarray:
-    """phi(t) = prod_j (1 - p + p (e^{i t w_j} - 1)/(i t w_j)) for each t."""
-    s = np.outer(t, weights)
-    small = np.abs(s) < 1e-8
-    safe = np.where(small, 1.0, s)
-    ratio = np.where(small, 1.0 + 0.5j * s, np.expm1(1j * safe) / (1j * safe))
-    return np.prod(1.0 - p + p * ratio, axis=1)
+def _piece_low(m: np.ndarray, a: np.ndarray, p: float) -> np.ndarray:
+    """No unit fires (m <= min(0, -a)): h = p/3."""
+    out = np.zeros(np.shape(m) + (4,))
+    out[..., 0] = p / 3.0
+    return out
 
 
-def _row(weights: np.ndarray, a: float, bias: float, p: float, rtol: float) -> tuple[float, float, int]:
-    """(E h(nu), truncation bound, terms used) for one row."""
-    low, high = float(np.minimum(weights, 0).sum()), float(np.maximum(weights, 0).sum())
-    if high - low == 0.0:
-        return float(row_function(np.array([0.0]), a, bias, p)[0]), 0.0, 1
-    margin = 0.5 * (high - low) + 1e-3
-    period = high - low + 2.0 * margin
-    start = low - margin
-    v = start + period * np.arange(GRID) / GRID
-    g = row_function(v, a, bias, p) * _window((v - start) / margin) * _window((high + margin - v) / margin)
-    coefficients = np.fft.fft(g) / GRID  # c_k e^{-2 pi i k start / P}
-    k = np.fft.fftfreq(GRID, d=1.0 / GRID)
-    magnitude = np.abs(coefficients)
-    order = np.argsort(np.abs(k), kind="stable")
-    tail = np.cumsum(magnitude[order][::-1])[::-1]  # tail[i] = sum of |c| beyond the first i
-    scale = max(float(magnitude[0]), 1e-300)
-    count = int(np.searchsorted(-tail, -rtol * scale))  # first i with tail[i] <= rtol * scale
-    count = min(max(count, 1), 2 * MAX_TERMS + 1)
-    bound = float(tail[count]) if count < GRID else 0.0
-    used = order[:count]
-    t = 2.0 * math.pi * k[used] / period
-    phase = np.exp(-2j * math.pi * k[used] * start / period)  # the grid starts at v = start, not 0
-    value = np.sum(coefficients[used] * phase * _characteristic(weights, t, p))
-    return float(value.real), bound, count
+def _piece_high(m: np.ndarray, a: np.ndarray, p: float) -> np.ndarray:
+    """Fires for every u (m >= max(0, -a)): h = m^2 + p s m + p s^2/3, s = a - 1."""
+    s = a - 1.0
+    return np.stack([m * m + p * s * m + p * s * s / 3.0, 2.0 * m + p * s, np.full_like(m, 2.0), np.zeros_like(m)], -1)
+
+
+def _piece_middle(m: np.ndarray, a: np.ndarray, p: float) -> np.ndarray:
+    """Fires on part of [0, 1]: u > lo = -m/a (a > 0, -a < m < 0) or u < hi = -m/a (a < 0, 0 < m < -a).
+
+    a = 0 has no middle piece (its two breakpoints coincide); the high piece stands in.
+    """
+    s = a - 1.0
+    safe = np.where(a == 0, 1.0, a)
+    x = -m / safe  # lo (a > 0) or hi (a < 0)
+    inv = 1.0 / safe
+    positive = np.stack([
+        p * (s * s * (1 - x**3) / 3 + s * m * (1 - x * x) + m * m * (1 - x) + x**3 / 3),
+        p * (s * (1 - x * x) + 2 * m * (1 - x)),
+        2 * p * (1 - x - x * inv),
+        np.broadcast_to(2 * p * (1 + inv) * inv, np.shape(m)),
+    ], -1)
+    negative = np.stack([
+        (1 - p) * m * m + p * (s * s * x**3 / 3 + s * m * x * x + m * m * x + (1 - x**3) / 3),
+        2 * (1 - p) * m + p * (s * x * x + 2 * m * x),
+        2 * (1 - p) + 2 * p * x * (1 + inv),
+        np.broadcast_to(-2 * p * (1 + inv) * inv, np.shape(m)),
+    ], -1)
+    high = _piece_high(m, a, p)
+    return np.where((a > 0)[..., None], positive, np.where((a < 0)[..., None], negative, high))
+
+
+def _breakpoints(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The m where h changes piece: (min(0, -a), max(0, -a))."""
+    return np.minimum(0.0, -a), np.maximum(0.0, -a)
+
+
+def _pieces(m: np.ndarray, a: np.ndarray, p: float, right: bool) -> np.ndarray:
+    """(h, h', h'', h''') of the true h at m, from the right of a breakpoint if ``right``."""
+    first, second = _breakpoints(a)
+    low = (m < first) if right else (m <= first)
+    high = (m >= second) if right else (m > second)
+    return np.where(low[..., None], _piece_low(m, a, p),
+                    np.where(high[..., None], _piece_high(m, a, p), _piece_middle(m, a, p)))
+
+
+# --- the single feature's log characteristic function and its Taylor coefficients ----------------
+
+
+@lru_cache(maxsize=64)
+def _series(p: float) -> tuple[np.ndarray, float, float]:
+    """(c_0..c_Q, R, M): f(z) = log(1 + p (E(z) - 1)) = sum c_q z^q, E(z) = (e^z - 1)/z.
+
+    On |z| <= R, |p (E(z) - 1)| <= p g(R) = DISK < 1, so |f| <= M = -log(1 - DISK) and
+    |c_q| <= M / R^q (Cauchy). c_q from (1 + A) f' = A' in 40-digit mpmath.
+    """
+    import mpmath
+    from scipy.optimize import brentq
+
+    radius = brentq(lambda r: p * math.expm1(r) / r - p - DISK, 1e-9, 200.0, xtol=1e-14)
+    radius *= 1 - 1e-12  # stay inside
+    with mpmath.workdps(40):
+        mp_p = mpmath.mpf(p)
+        a = [mpmath.mpf(0)] + [mp_p / mpmath.factorial(k + 1) for k in range(1, ORDER + 1)]
+        c = [mpmath.mpf(0)] * (ORDER + 1)
+        for k in range(1, ORDER + 1):
+            c[k] = a[k] - sum((k - j) * c[k - j] * a[j] for j in range(1, k)) / k
+    return np.array([float(x) for x in c]), float(radius), -math.log1p(-DISK)
+
+
+def _log_psi(s: np.ndarray, p: float) -> np.ndarray:
+    """log psi(s) - i s p/2, psi(s) = 1 - p + p (e^{is} - 1)/(is) (exact, complex)."""
+    zero = s == 0.0  # padding
+    safe = np.where(zero, 1.0, s)
+    ratio = p / safe
+    re = np.where(zero, 1.0, (1.0 - p) + ratio * np.sin(safe))
+    im = np.where(zero, 0.0, ratio * (1.0 - np.cos(safe)))
+    out = np.empty(s.shape, dtype=complex)
+    out.real = 0.5 * np.log(re * re + im * im)
+    out.imag = np.arctan2(im, re) - 0.5 * p * s
+    return out
+
+
+def _log_phi_large(big: np.ndarray, t1: np.ndarray, width: int, p: float) -> np.ndarray:
+    """sum_j log psi(k t1 w_j) for k = 1..width (rows, width), w_j the packed large weights (0 = padding).
+
+    e^{i k s} by repeated multiplication (error ~ k eps), psi = 1 - p - i (p / (k s)) (e^{i k s} - 1);
+    the product over j is taken in chunks of 64 before the log (|psi| <= 1: no overflow).
+    """
+    rows, count = big.shape
+    pad = big == 0.0
+    s1 = t1[:, None] * big
+    base = np.where(pad, 1.0, 1.0 - p)
+    scale = np.where(pad, 0.0, p / np.where(pad, 1.0, s1))
+    z1 = np.exp(1j * s1)
+    groups = -(-count // 64)
+    full = groups * 64
+    if full != count:
+        base = np.concatenate([base, np.ones((rows, full - count))], axis=1)
+        scale = np.concatenate([scale, np.zeros((rows, full - count))], axis=1)
+        z1 = np.concatenate([z1, np.ones((rows, full - count), dtype=complex)], axis=1)
+    factor = -1j * scale  # p / (i s)
+    out = np.empty((rows, width), dtype=complex)
+    chunk = max(1, min(width, (1 << 20) // max(rows * full, 1)))
+    z = np.ones((rows, full), dtype=complex)
+    for start in range(0, width, chunk):
+        stop = min(width, start + chunk)
+        powers = np.cumprod(np.broadcast_to(z1[:, :, None], (rows, full, stop - start)), axis=2)
+        powers *= z[:, :, None]
+        z = powers[:, :, -1].copy()
+        powers -= 1.0
+        powers *= factor[:, :, None] * (1.0 / np.arange(start + 1, stop + 1))
+        powers += base[:, :, None]
+        product = powers.reshape(rows, groups, 64, stop - start).prod(axis=2)
+        out[:, start:stop] = np.log(product).sum(axis=1)
+    return out
+
+
+def _log_mgf(z: np.ndarray, p: float) -> np.ndarray:
+    """f(z) - z p/2 for real z: log E e^{z (x - p/2)} of one feature (exact)."""
+    z = np.asarray(z, dtype=float)
+    big = z > 20.0
+    tiny = np.abs(z) < 1e-4
+    safe = np.where(tiny | big, 1.0, z)
+    ordinary = np.log1p(p * ((np.expm1(safe) - safe) / safe))
+    zb = np.where(big, z, 21.0)
+    large = np.log(p / zb) + zb + np.log1p((1 - p - p / zb) * zb / p * np.exp(-zb))
+    small = (p / 6 - p * p / 8) * z * z
+    return np.where(big, large, np.where(tiny, small, ordinary)) - 0.5 * p * z
+
+
+def _log_envelope(s: np.ndarray, p: float) -> np.ndarray:
+    """log psibar(s) >= log sup_{|s'| >= |s|} |psi(s')| (non-increasing in |s|; 0 at s = 0).
+
+    |psi|^2 = (1-p)^2 + 2p(1-p) sin s/s + p^2 sinc^2(s/2); sup_{s' >= s} sin s'/s' <=
+    max(sin s/s [s < pi], 1/max(s, 2 pi)) and sup sinc^2(s'/2) <= max(sinc^2(s/2) [s < 2 pi], 1/max(s/2, pi)^2).
+    """
+    s = np.abs(s)
+    first = np.maximum(np.where(s < math.pi, np.sinc(s / math.pi), 0.0), 1.0 / np.maximum(s, 2 * math.pi))
+    second = np.maximum(np.where(s < 2 * math.pi, np.sinc(s / (2 * math.pi)) ** 2, 0.0),
+                        1.0 / np.maximum(0.5 * s, math.pi) ** 2)
+    square = (1 - p) ** 2 + 2 * p * (1 - p) * first + p * p * second
+    return np.minimum(0.5 * np.log(square), 0.0)
+
+
+def _power_sums(u: np.ndarray, order: int, inner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sum_j u_j^q, sum_{j inner} u_j^q) for q = 0..order, per row (|u| <= 1; tiny powers flushed to 0).
+
+    The second is kept for even q only (zeros elsewhere): it feeds the envelope's log |phi|.
+    """
+    out = np.zeros((u.shape[0], order + 1))
+    part = np.zeros((u.shape[0], order + 1))
+    ones = np.ones(u.shape[1])
+    weight = inner.astype(float)
+    out[:, 0] = u.shape[1]
+    acc = u.copy()
+    out[:, 1] = acc @ ones
+    for q in range(2, order + 1):
+        acc *= u
+        out[:, q] = acc @ ones
+        if q % 2 == 0:
+            part[:, q] = np.einsum("ij,ij->i", acc, weight)
+        if q % 8 == 0:
+            acc[np.abs(acc) < 1e-200] = 0.0  # avoid subnormal arithmetic
+    return out, part
+
+
+def _horner(coefficients: np.ndarray, sums: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """sum_{q=2}^{Q} c_q z^q sums_q, rows of ``sums`` against rows of z (broadcast on z's last axis)."""
+    total = np.zeros_like(z) + coefficients[ORDER] * sums[:, ORDER, None]
+    for q in range(ORDER - 1, 1, -1):
+        total = total * z + coefficients[q] * sums[:, q, None]
+    return total * z * z
+
+
+def _gather_large(w: np.ndarray, large: np.ndarray) -> np.ndarray:
+    """The entries of w where ``large``, packed left per row and padded with zeros."""
+    rows, cols = np.nonzero(large)
+    counts = np.bincount(rows, minlength=w.shape[0])
+    out = np.zeros((w.shape[0], max(int(counts.max(initial=0)), 1)))
+    if rows.size:
+        start = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        out[rows, np.arange(rows.size) - start[rows]] = w[rows, cols]
+    return out
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """Per-row results of one block: value, bound (and its parts) and terms used."""
+
+    value: np.ndarray
+    bound: np.ndarray
+    window: np.ndarray
+    truncation: np.ndarray
+    series: np.ndarray
+    rounding: np.ndarray
+    terms: np.ndarray
+    decay: np.ndarray  # log envelope / theta^2: about -1/2 when phi decays like a Gaussian
+
+
+def _block(w: np.ndarray, a: np.ndarray, b: np.ndarray, p: float, tol: np.ndarray,
+           theta: np.ndarray, log_delta: np.ndarray) -> _Rows:
+    """Rows of ``w`` (off-diagonal weights, the diagonal set to 0) by the module's method."""
+    c, radius, cap = _series(p)
+    kappa2 = 2 * c[2]
+    square = w * w
+    sums = np.stack([w.sum(axis=1), square.sum(axis=1), (square * w).sum(axis=1), (square * square).sum(axis=1)], axis=1)
+    mu = c[1] * sums[:, 0]
+    sigma = np.sqrt(kappa2 * sums[:, 1])
+    beta = b + mu
+    support_low = np.minimum(w, 0).sum(axis=1) - mu
+    support_high = np.maximum(w, 0).sum(axis=1) - mu
+
+    t_max = theta / sigma
+    tau = RATIO * radius / t_max
+    size = np.abs(w)
+    small = size <= tau[:, None]
+    inner = size <= (STAR / (RATIO * radius)) * tau[:, None]  # |t_max w| <= STAR: the envelope is |psi| there
+    medium = (small & ~inner).sum(axis=1)
+    sums_small, sums_inner = _power_sums(np.where(small, w / tau[:, None], 0.0), ORDER + 1, inner)
+    big = _gather_large(w, ~small)
+
+    def remainder(x: np.ndarray, sums_used: np.ndarray = sums_small) -> np.ndarray:
+        """Cauchy bound on the series' tail for |x| = |t| tau <= r R."""
+        ratio = np.abs(x) / radius
+        return cap / (1 - ratio) * ratio ** (ORDER + 1) * sums_used[:, ORDER + 1, None]
+
+    # 1. the window: Chernoff; exact cumulant series for the small weights, Bennett's bound
+    #    (var / b^2)(e^{lam b} - 1 - lam b) for the large ones, in dyadic shells b = 2^s tau
+    ladder = np.minimum(2.0 ** (np.arange(-2, 13) / 2)[None, :] / sigma[:, None], t_max[:, None])  # <= t_max
+    shell = np.ceil(np.log2(np.maximum(np.abs(big), 1e-300) / tau[:, None])).clip(0, 60)
+    shell = np.where(big != 0, shell, -1)
+    bennett = np.zeros_like(ladder)
+    for s in np.unique(shell[shell >= 0]):
+        top = tau * 2.0**s
+        power = np.where(shell == s, big * big, 0.0).sum(axis=1)
+        x = ladder * top[:, None]
+        with np.errstate(over="ignore", invalid="ignore"):  # inf: that lambda gives no bound, another one will
+            bennett += np.where(power[:, None] > 0, kappa2 * power[:, None] / top[:, None] ** 2 * (np.expm1(x) - x), 0.0)
+    edges = []
+    for sign in (1.0, -1.0):
+        lam = sign * ladder
+        log_m = _horner(c, sums_small, lam * tau[:, None]) + remainder(lam * tau[:, None]) + bennett
+        edges.append(np.min((log_m - log_delta[:, None]) / ladder, axis=1))
+    upper_free, lower_free = edges[0] < support_high, -edges[1] > support_low
+    low = np.where(lower_free, -edges[1], support_low)
+    high = np.where(upper_free, edges[0], support_high)
+
+    # 2. the periodic C^1 piecewise cubic g: h on [low, high] (m = y + beta), Hermite blend on the gap
+    gap = GAP * (high - low)
+    period = high - low + gap
+    left = _pieces(low + beta, a, p, right=True)
+    right = _pieces(high + beta, a, p, right=False)
+    y0, d0, y1, d1 = right[:, 0], right[:, 1], left[:, 0], left[:, 1]
+    blend2_start = (6 * (y1 - y0) / gap - 4 * d0 - 2 * d1) / gap
+    blend2_end = (-6 * (y1 - y0) / gap + 2 * d0 + 4 * d1) / gap
+    blend3 = (12 * (y0 - y1) / gap + 6 * (d0 + d1)) / gap**2
+    first, second = _breakpoints(a)
+    position = np.stack([low, np.clip(first - beta, low, high), np.clip(second - beta, low, high), high], axis=1)
+    m_at = position + beta[:, None]
+    piece = [_piece_low, _piece_middle, _piece_high]
+    blend_end = np.stack([y1, d1, blend2_end, blend3], -1)
+    blend_start = np.stack([y0, d0, blend2_start, blend3], -1)
+    jumps = np.stack([
+        piece[0](m_at[:, 0], a, p) - blend_end,
+        piece[1](m_at[:, 1], a, p) - piece[0](m_at[:, 1], a, p),
+        piece[2](m_at[:, 2], a, p) - piece[1](m_at[:, 2], a, p),
+        blend_start - piece[2](m_at[:, 3], a, p),
+    ], axis=1)  # (rows, 4 positions, 4 orders)
+    for k in (3, 2, 1):  # merge coincident positions (clipped breakpoints)
+        same = position[:, k] == position[:, k - 1]
+        jumps[:, k - 1] += np.where(same[:, None], jumps[:, k], 0.0)
+        jumps[:, k] = np.where(same[:, None], 0.0, jumps[:, k])
+    jumps[:, :, 0] = 0.0  # g is continuous by construction
+    # mean of g over a period: 2-point Gauss-Legendre on each cubic piece, Hermite's own rule on the gap
+    integral = 0.5 * gap * (y0 + y1) + gap * gap * (d0 - d1) / 12
+    node = 0.5 / math.sqrt(3.0)
+    for k in range(3):
+        start, stop = m_at[:, k], m_at[:, k + 1]
+        middle, width = 0.5 * (start + stop), stop - start
+        for offset in (-node, node):
+            integral = integral + 0.5 * width * piece[k](middle + offset * width, a, p)[:, 0]
+    c0 = integral / period
+
+    # 3. the Fourier terms k = 1..K (K <= t_max P / 2 pi so the series stays valid)
+    terms = np.clip(np.floor(t_max * period / (2 * math.pi)), 1, MAX_TERMS).astype(np.int64)
+    width = int(terms.max())
+    k = np.arange(1, width + 1)
+    t = 2 * math.pi * k[None, :] / period[:, None]  # (rows, K)
+    used = k[None, :] <= terms[:, None]
+    t = np.where(used, t, 0.0)
+    log_phi = _horner(c, sums_small, 1j * t * tau[:, None]) + _log_phi_large(big, t[:, 0], width, p)
+    log_phi = log_phi - 0.5j * p * t * big.sum(axis=1)[:, None]
+    series = remainder(t * tau[:, None])
+    phi = np.where(used, np.exp(log_phi), 0.0)
+    # the atom of nu at 0 (all features off, probability q^N): E g = q^N g(-mu) + sum_k c_k (phi - q^N e^{-i t mu})
+    nonzero = (w != 0.0).sum(axis=1)
+    atom = np.exp(nonzero * math.log1p(-p))
+    atom = np.where((low <= -mu) & (-mu <= high), atom, 0.0)
+    at_zero = _pieces(b, a, p, right=True)[:, 0]  # g(-mu) = h(b_i) inside the window
+    phi = np.where(used, phi - atom[:, None] * np.exp(-1j * t * mu[:, None]), 0.0)
+    it = 1j * np.where(used, t, 1.0)
+    coefficient = np.zeros(t.shape, dtype=complex)
+    scale = np.zeros(t.shape)
+    for j in range(4):
+        phase = np.exp(-1j * t * position[:, j, None])
+        for order in range(1, 4):
+            term = jumps[:, j, order, None] / it ** (order + 1)
+            coefficient += term * phase
+            scale += np.abs(term)
+    coefficient = np.where(used, coefficient / period[:, None], 0.0)
+    scale = scale / period[:, None]
+    value = atom * at_zero + c0 * (1 - atom) + 2 * np.sum((coefficient * phi).real, axis=1)
+
+    # 4. bounds
+    magnitude = 2 * np.abs(coefficient) * np.abs(phi)
+    series_bound = np.sum(magnitude * np.expm1(series), axis=1)
+    # envelope at t_max (<= t_{K+1}): inner weights by the even series (psibar = |psi| for |s| <= STAR),
+    # medium ones by psibar(STAR) (monotone), large ones exactly
+    x_env = (t_max * tau)[:, None]
+    log_env = (_horner(c, sums_inner, 1j * x_env).real + remainder(x_env, sums_inner))[:, 0]
+    log_env += medium * float(_log_envelope(np.array(STAR), p)) + _log_envelope(t_max[:, None] * big, p).sum(axis=1)
+    envelope = np.exp(np.minimum(log_env, 0.0)) + atom
+    # |phi - q^N e^{-i t mu}| <= prod_j (q + p |E_j|) - q^N, |E_j(t)| = |sinc(t w_j / 2)| <= min(1, 2/|t w_j|)
+    visible = np.flatnonzero(atom > 1e-30)
+    if visible.size:
+        s_env = t_max[visible, None] * w[visible]
+        bar = np.where(w[visible] != 0.0, np.minimum(1.0, 2.0 / np.maximum(np.abs(s_env), 1e-300)), 0.0)
+        without = atom[visible] * np.expm1(np.log1p(p / (1 - p) * bar).sum(axis=1))
+        envelope[visible] = np.minimum(envelope[visible], without)
+    size = np.abs(jumps[:, :, 1:]).sum(axis=1)  # (rows, 3): orders 1, 2, 3
+    tail = sum(size[:, o - 1] * (period / (2 * math.pi)) ** (o + 1) * terms.astype(float) ** (-o) / o
+               for o in (1, 2, 3))
+    truncation = envelope * 2 * tail / period
+    alpha0, alpha2 = p * (2 * a * a + 1), 1 + p
+    g_max = np.maximum(alpha0 + alpha2 * np.maximum((low + beta) ** 2, (high + beta) ** 2),
+                       np.maximum(np.abs(y0), np.abs(y1)) + 4 / 27 * gap * (np.abs(d0) + np.abs(d1)))
+    kappa3, kappa4 = 6 * c[3] * sums[:, 2], 24 * c[4] * sums[:, 3]
+    second_moment = kappa2 * sums[:, 1] + beta**2
+    fourth_moment = kappa4 + 3 * (kappa2 * sums[:, 1]) ** 2 + 4 * beta * kappa3 + 6 * beta**2 * kappa2 * sums[:, 1] + beta**4
+    constant = alpha0 + g_max
+    q_square = constant**2 + 2 * constant * alpha2 * second_moment + alpha2**2 * fourth_moment
+    outside = np.exp(log_delta) * (upper_free.astype(float) + lower_free.astype(float))
+    window = np.sqrt(np.maximum(q_square, 0.0) * outside)
+    # first-order rounding estimate: relative eps on c0, on each c_k term, on log phi (plus k eps from the
+    # power recurrence), and on the atom's part
+    rounding = 8 * _EPS * (np.abs(c0) + atom * np.abs(at_zero)
+                           + np.sum(magnitude * (1 + np.abs(log_phi) + k[None, :]), axis=1)
+                           + 2 * np.sum(scale * np.abs(phi), axis=1))
+    bound = window + truncation + series_bound + rounding
+    return _Rows(value=value, bound=bound, window=window, truncation=truncation, series=series_bound,
+                 rounding=rounding, terms=terms, decay=log_env / theta**2)
+
+
+def _rows(W: np.ndarray, b: np.ndarray, p: float, chosen: np.ndarray, rtol: float) -> _Rows:
+    """All chosen rows: blocks of BLOCK rows, then retries with a longer t range for rows over tolerance."""
+    count = chosen.size
+    out = {name: np.zeros(count) for name in ("value", "bound", "window", "truncation", "series", "rounding")}
+    out["terms"] = np.zeros(count, dtype=np.int64)
+    out["decay"] = np.zeros(count)
+    a_all = W[chosen, chosen]
+    tol = np.full(count, rtol * p / 3.0)
+    theta = np.full(count, THETA)
+    log_delta = 2 * np.log(tol / 3) - 4.0
+    pending = np.arange(count)
+    weights = W[chosen].copy()
+    weights[np.arange(count), chosen] = 0.0
+    zero = ~np.any(weights != 0.0, axis=1)
+    for index in np.flatnonzero(zero):  # nu = 0 exactly
+        out["value"][index] = float(row_function(np.array([0.0]), float(a_all[index]), float(b[chosen[index]]), p)[0])
+        out["terms"][index] = 0
+    pending = pending[~zero]
+    for _ in range(16):
+        if pending.size == 0:
+            break
+        again = []
+        for start in range(0, pending.size, BLOCK):
+            part = pending[start:start + BLOCK]
+            result = _block(weights[part], a_all[part], b[chosen[part]], p, tol[part], theta[part], log_delta[part])
+            for name, array in out.items():
+                array[part] = getattr(result, name)
+            failed = result.bound > tol[part]
+            capped = result.terms >= MAX_TERMS
+            for local in np.flatnonzero(failed & ~capped):
+                index = part[local]
+                if result.window[local] > tol[index] / 3:
+                    log_delta[index] += 2 * math.log(tol[index] / 3 / result.window[local]) - 2.0
+                if result.truncation[local] > tol[index] / 3 or result.series[local] > tol[index] / 3:
+                    ratio = max(result.truncation[local] / (tol[index] / 3), 1.0)
+                    if result.decay[local] < -0.25:  # Gaussian decay: |phi| ~ exp(-theta^2 / 2)
+                        theta[index] = math.sqrt(theta[index] ** 2 + 2 * math.log(ratio) + 2.0)
+                    else:  # slow decay (few active features): the truncation falls like K^-3 or slower
+                        theta[index] *= float(np.clip(ratio ** (1 / 3) * 1.15, 1.3, 16.0))
+                again.append(index)
+        pending = np.array(again, dtype=np.int64)
+    return _Rows(**out)
 
 
 @dataclass(frozen=True)
 class ExactLoss:
-    """The exact loss (mean over the rows used), its truncation bound, and the row sampling.
+    """The exact loss (mean over the rows used), its rigorous error bound, and the row sampling.
 
     ``standard_error`` is the standard error over rows when only a subsample was used (0 for all
-    rows); ``error_bound`` bounds the Fourier truncation of the mean; ``terms`` is the largest K used.
+    rows); ``error_bound`` bounds |loss - mean of the exact row losses| (window, truncation,
+    series and an estimate of rounding, derivations/13); ``terms`` is the largest K used.
     """
 
     loss: float
@@ -117,29 +498,41 @@ class ExactLoss:
         return out
 
 
-def exact_loss(W, b, p: float, rows: int | None = None, seed: int = 0, rtol: float = 1e-7) -> ExactLoss:
-    """E[(1/n) ||ReLU(W x + b) - x||^2] exactly (module docstring), over all rows or ``rows`` drawn at random."""
+def exact_loss(W, b, p: float, rows: int | None = None, seed: int = 0, rtol: float = 1e-6) -> ExactLoss:
+    """E[(1/n) ||ReLU(W x + b) - x||^2] exactly (module docstring), over all rows or ``rows`` drawn at random.
+
+    Each row's error is aimed below ``rtol * p/3`` (the loss of W = 0); the bound actually reached
+    is reported. ParameterError (a ValueError) on bad input.
+
+    >>> import numpy as np
+    >>> result = exact_loss(np.zeros((4, 4)), np.zeros(4), 0.3)  # W = 0: p/3
+    >>> round(result.loss, 12), result.error_bound
+    (0.1, 0.0)
+    """
     p = FEATURE_PROBABILITY.validate(p)
-    W = np.asarray(W, dtype=float)
-    b = np.asarray(b, dtype=float)
+    if np.ndim(p) != 0:
+        raise ParameterError(f"feature_probability (p) must be a single number; valid: {FEATURE_PROBABILITY.domain_text()}")
+    p = float(p)
+    try:
+        W = np.asarray(W, dtype=float)
+        b = np.asarray(b, dtype=float)
+    except (TypeError, ValueError):
+        raise ParameterError("W and b must be numeric arrays: W n x n, b of length n") from None
     if W.ndim != 2 or W.shape[0] != W.shape[1] or W.shape[0] < 2 or not np.all(np.isfinite(W)):
         raise ParameterError(f"W must be a finite square n x n matrix with n >= 2: got shape {W.shape}")
     n = W.shape[0]
     if b.shape != (n,) or not np.all(np.isfinite(b)):
         raise ParameterError(f"b must be a finite vector of length n = {n}: got shape {b.shape}")
+    if not (isinstance(rtol, (int, float)) and 1e-14 <= rtol < 1):
+        raise ParameterError(f"rtol = {rtol!r} is out of range; valid: rtol in [1e-14, 1)")
     chosen = np.arange(n)
     if rows is not None:
-        if not 1 <= int(rows) <= n:
+        if isinstance(rows, bool) or not isinstance(rows, (int, np.integer)) or not 1 <= int(rows) <= n:
             raise ParameterError(f"rows = {rows!r} is out of range; valid: rows an integer in [1, {n}]")
         chosen = np.sort(np.random.default_rng(seed).choice(n, size=int(rows), replace=False))
-    values, bounds, terms = [], [], 0
-    for i in chosen:
-        weights = np.delete(W[i], i)
-        value, bound, count = _row(weights, float(W[i, i]), float(b[i]), p, rtol)
-        values.append(value)
-        bounds.append(bound)
-        terms = max(terms, count)
-    values = np.array(values)
-    se = float(values.std(ddof=1) / math.sqrt(len(values)) * math.sqrt(1 - len(values) / n)) if len(values) > 1 else 0.0
-    return ExactLoss(loss=float(values.mean()), error_bound=float(np.mean(bounds)), standard_error=se,
-                     rows=len(values), n=n, terms=terms)
+    result = _rows(W, b, p, chosen, float(rtol))
+    values = result.value
+    count = len(values)
+    se = float(values.std(ddof=1) / math.sqrt(count) * math.sqrt(1 - count / n)) if count > 1 else 0.0
+    return ExactLoss(loss=float(values.mean()), error_bound=float(result.bound.mean()), standard_error=se,
+                     rows=count, n=n, terms=int(result.terms.max()))
