@@ -13,6 +13,7 @@ True
 from __future__ import annotations
 
 from .errors import ParameterError
+from .numeric.exact import ExactLoss, exact_loss
 from .numeric.loss import METHODS, LossEstimate, estimate_loss, meanfield_loss
 from .numeric.solver import OptimalGrid, OptimalModel, kappa, linear_loss
 from .optimum import solve, solve_grid
@@ -27,11 +28,13 @@ __all__ = [
     "PARAMETERS",
     "RATIO",
     "SIGMA",
+    "ExactLoss",
     "LossEstimate",
     "OptimalGrid",
     "OptimalModel",
     "ParameterError",
     "estimate_loss",
+    "exact_loss",
     "kappa",
     "linear_loss",
     "meanfield_loss",

@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     __import__("rugtheory.cli.rug", fromlist=["add_parser"]).add_parser(sub, _number)
     __import__("rugtheory.cli.train", fromlist=["add_parser"]).add_parser(sub, _number)
     __import__("rugtheory.cli.validate", fromlist=["add_parser"]).add_parser(sub, _number)
+    _COMMANDS["exact"] = __import__("rugtheory.cli.exact", fromlist=["add_parser"]).add_parser(sub, _number, _emit)
     _COMMANDS["phases"] = __import__("rugtheory.cli.phases", fromlist=["add_parser"]).add_parser(sub, _number, _emit)
     _COMMANDS["finite"] = __import__("rugtheory.cli.finite", fromlist=["add_parser"]).add_parser(sub, _number, _emit)
     return parser
