@@ -51,20 +51,18 @@ def _pairs(partners: tuple[float, ...]):
     S within A of (-1)^(|A|-|S|) / prod_A g, and the sum of its absolute values (cached per pattern)."""
     K = len(partners)
     g = np.array(partners)
-    masks = np.arange(1 << K)
-    bits = (masks[:, None] >> np.arange(K)[None, :]) & 1
-    size = bits.sum(axis=1)
-    total = bits @ g if K else np.zeros(1)
-    inv = np.prod(np.where(bits == 1, 1.0 / g[None, :], 1.0), axis=1) if K else np.ones(1)
-    A, S = np.nonzero((masks[None, :] & ~masks[:, None]) == 0)  # S within A
-    s = size[A]
-    coef = np.where((s - size[S]) % 2 == 1, -1.0, 1.0) * inv[A]
-    keys = np.stack([s, np.round(total[S], 10)], axis=1)
+    state = np.indices((3,) * K).reshape(K, -1).T if K else np.zeros((1, 0), dtype=int)  # 0: out, 1: in A \ S, 2: in S
+    in_a, in_s = state >= 1, state == 2
+    s = in_a.sum(axis=1)
+    total = in_s @ g if K else np.zeros(1)
+    inv = np.prod(np.where(in_a, 1.0 / g[None, :], 1.0), axis=1) if K else np.ones(1)
+    coef = np.where((s - in_s.sum(axis=1)) % 2 == 1, -1.0, 1.0) * inv
+    keys = np.stack([s, np.round(total, 10)], axis=1)
     unique, index = np.unique(keys, axis=0, return_inverse=True)
     index = index.ravel()
     merged = np.bincount(index, weights=coef, minlength=len(unique))
     absolute = np.bincount(index, weights=np.abs(coef), minlength=len(unique))
-    sigma = np.bincount(index, weights=total[S], minlength=len(unique)) / np.bincount(index, minlength=len(unique))
+    sigma = np.bincount(index, weights=total, minlength=len(unique)) / np.bincount(index, minlength=len(unique))
     return unique[:, 0].astype(int), merged, sigma, absolute
 
 
