@@ -13,6 +13,7 @@ Prints the derived row kernel and high-sparsity constants, then [ok]/[FAIL] line
 * every pure member at its optimum (p = 0.1) against Monte Carlo of its finite block-diagonal W
   (3 standard errors);
 * the exact optima against the leading high-sparsity terms, relative gap < 100 p at p = 1e-5, 1e-6;
+* the rug-beside-pairs limit (sympy) against a fine grid, and the diagram's approach to it;
 
 and prints the table of the document: each member's optimal loss over p^2 and over the rug's L* at
 its own ratio. ``main()`` returns 1 on any failure. It takes about a minute.
@@ -34,11 +35,12 @@ from rugtheory import solve
 from rugtheory.asymptotics.high_sparsity import loss_leading
 from rugtheory.measure import monte_carlo_loss
 from rugtheory.phases import antipodal_loss, group_optimum, group_row_loss, pair_row, rank_one_pair
+from rugtheory.phases.diagram import COMBINED, phase_diagram
 from rugtheory.phases.frames import harmonic_frames, harmonic_gram
 from rugtheory.phases.kgon import kgon_gram, kgon_partners
 from rugtheory.phases.scaling import leading_order, pair_leading
 from rugtheory.phases.simplex import simplex_gram, simplex_partners
-from rugtheory.symbolic.phases import a, leading_forms, row_kernel, y
+from rugtheory.symbolic.phases import a, leading_forms, row_kernel, rug_pair_limit, y
 
 _failures: list[str] = []
 TABLE_P = (1e-3, 1e-2, 0.1, 0.3)
@@ -144,6 +146,24 @@ def scaling_checks() -> None:
         check(f"{name:<22} L ~ {constant:.6g} p^{order}", max(gaps) < 100, f"gap/p {gaps[0]:.3g}, {gaps[1]:.3g}")
 
 
+def rug_pair_checks() -> None:
+    print("\n== p -> 0: a rug at rho beside rank-1 pairs, r < 1/2")
+    rho_star, h_min, ratio = rug_pair_limit()
+    print(f"  rho* = {rho_star}, min (1-rho)/(rho (1/2-rho)) = {h_min}, combined/L* -> {sp.sstr(ratio)}")
+    grid = np.linspace(1e-4, 0.5 - 1e-4, 2_000_001)
+    numeric = np.min((1 - grid) / (grid * (0.5 - grid)))
+    check("h_min against a fine grid", abs(numeric / float(h_min) - 1) < 1e-9, f"{numeric:.12g}")
+    r_sym = min(ratio.free_symbols, key=str)
+    gaps = []
+    for p in (1e-4, 1e-6):
+        points = phase_diagram([p], [0.35, 0.4, 0.45]).points
+        print(f"  p = {p:g}: " + ", ".join(
+            f"r = {pt.r}: {pt.losses[COMBINED] / pt.losses['rug']:.4f} (limit {float(ratio.subs(r_sym, pt.r)):.4f})"
+            for pt in points))
+        gaps.append([abs(pt.losses[COMBINED] / pt.losses["rug"] - float(ratio.subs(r_sym, pt.r))) for pt in points])
+    check("the diagram approaches the limit from p = 1e-4 to 1e-6", all(b < a for a, b in zip(*gaps)))
+
+
 def table() -> None:
     print("\n== Table: optimal loss / p^order (order from the leading term) and / L*(p, r_member)")
     print(f"  {'member':<22} {'r':>6} {'order':>5} {'C':>9} " + " ".join(f"{'p=' + format(p, 'g'):>19}" for p in TABLE_P))
@@ -169,6 +189,7 @@ def main() -> int:
     loss_checks()
     monte_carlo_checks()
     scaling_checks()
+    rug_pair_checks()
     table()
     print(f"\n{'all checks passed' if not _failures else f'{len(_failures)} check(s) FAILED'}")
     return 1 if _failures else 0

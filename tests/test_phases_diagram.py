@@ -127,3 +127,19 @@ def test_cli_png(tmp_path, capsys):
     path = tmp_path / "diagram.png"
     code, _, _ = _run(capsys, "--p-grid", str(P), "--r-grid", "0.5", "--png", str(path))
     assert code == 0 and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_rug_beside_pairs_limit():
+    # hand-typed: min over rho of (1 - rho)/(rho (1/2 - rho)) by a grid, against the sympy minimum 6 + 4 sqrt 2
+    import sympy as sp
+
+    from rugtheory.symbolic.phases import rug_pair_limit
+
+    rho_star, h_min, ratio = rug_pair_limit()
+    grid = np.linspace(1e-4, 0.5 - 1e-4, 200_001)
+    h = (1 - grid) / (grid * (0.5 - grid))
+    assert float(h_min) == pytest.approx(h.min(), rel=1e-8)
+    assert float(rho_star) == pytest.approx(grid[np.argmin(h)], abs=1e-5)
+    r = min(ratio.free_symbols, key=str)
+    assert float(ratio.subs(r, 0.4)) == pytest.approx(0.1 * h.min() * 0.4 / 0.6, rel=1e-8)
+    assert sp.simplify(ratio.subs(r, 1 - sp.sqrt(2) / 2) - 1) == 0  # continuous with the pure rug at rho*

@@ -26,7 +26,7 @@ import sympy as sp
 from .data import p, u
 
 __all__ = ["AntipodalForm", "LeadingForms", "PairRowForm", "RowKernel", "antipodal_loss", "leading_forms", "pair_row_loss",
-           "row_kernel"]
+           "row_kernel", "rug_pair_limit"]
 
 a, c, t, w = sp.symbols("a c t w", positive=True)
 
@@ -146,3 +146,21 @@ def leading_forms() -> LeadingForms:
     best = min(roots, key=lambda root: mean.subs(g, root))
     simplex = sp.factor((k - 1) * near.subs(c, 1 / (k - 1)))
     return LeadingForms(partner=(near, far), pair=sp.nsimplify(mean.subs(g, best)), pair_ratio=best, simplex=simplex)
+
+
+@cache
+def rug_pair_limit() -> tuple[sp.Expr, sp.Expr, sp.Expr]:
+    """p -> 0 limit of (rug at rho + rank-1 pairs at 1/2) / L*(p, r) (derivations/12_phases.md, "High sparsity").
+
+    To leading order the rug's loss is K (1 - rho)/rho with K = p^2 ln(1/p)/6 and the pairs' loss
+    O(p^2) is negligible, so the envelope at r < 1/2 is min_rho K (1 - rho)/rho (1/2 - r)/(1/2 - rho).
+    Returns (rho*, the minimum of (1 - rho)/(rho (1/2 - rho)), the ratio to L* as a function of r),
+    valid for rho* < r < 1/2.
+    """
+    rho, r = sp.symbols("rho r", positive=True)
+    h = (1 - rho) / (rho * (sp.Rational(1, 2) - rho))
+    roots = [root for root in sp.solve(sp.diff(h, rho), rho) if 0 < root < sp.Rational(1, 2)]
+    (best,) = roots
+    h_min = sp.nsimplify(sp.simplify(h.subs(rho, best)))
+    ratio = sp.simplify((sp.Rational(1, 2) - r) * h_min * r / (1 - r))
+    return sp.simplify(best), h_min, ratio
