@@ -50,7 +50,7 @@ def _optimum(p: float, partners: tuple[float, ...]) -> GroupOptimum:
         return float(value) / scale
 
     result = optimize.minimize(objective, start, method="L-BFGS-B", bounds=[A_RANGE, B_RANGE],
-                               options={"ftol": 1e-13, "gtol": 1e-10})
+                               options={"ftol": 1e-12, "gtol": 1e-8})
     x = result.x if result.fun <= 1.0 else start
     value, size = _evaluate(p, np.asarray(x[0]), np.asarray(x[1]), partners)
     return GroupOptimum(p=p, loss=float(value), a=float(x[0]), bias=float(x[1]),
