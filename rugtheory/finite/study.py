@@ -36,7 +36,7 @@ def _nelder_mead(f, a0: float, beta0: float, sigma0: float) -> tuple[float, floa
 
     simplex = np.array([[0.0, 0.0], [0.05, 0.0], [0.0, 0.25]])
     out = minimize(scaled, np.zeros(2), method="Nelder-Mead",
-                   options={"initial_simplex": simplex, "xatol": 1e-8, "fatol": 1e-13, "maxiter": 4000})
+                   options={"initial_simplex": simplex, "xatol": 1e-6, "fatol": 1e-11, "maxiter": 4000})
     x = out.x if out.fun <= scaled(np.zeros(2)) else np.zeros(2)
     return float(a0 * (1.0 + x[0])), float(beta0 + sigma0 * x[1])
 
