@@ -4,7 +4,7 @@ Usage (from the repository root):
 
     python derivations/finite_n.py            # derive, print and check (about 30 s)
     python derivations/finite_n.py --tables   # also the expansion table (section 5, ~1 min)
-    python derivations/finite_n.py --required # also the required-n table (section 6, ~30 min)
+    python derivations/finite_n.py --required # also the required-n table (section 6, ~10 min)
 
 Prints the derived terms, then [ok]/[FAIL] lines for:
 
