@@ -25,7 +25,7 @@ from scipy import optimize
 
 from .groups import partner_weights
 
-__all__ = ["LeadingOrder", "leading_order", "pair_leading"]
+__all__ = ["LeadingOrder", "UntiedSearch", "leading_order", "pair_leading", "untied_leading"]
 
 
 @dataclass(frozen=True)
@@ -79,3 +79,51 @@ def leading_order(partners) -> LeadingOrder:
     result = optimize.minimize(f, np.array(start), method="L-BFGS-B", bounds=[(0.05, 6.0), (-4.0, 0.0)],
                                options={"ftol": 1e-15, "gtol": 1e-12})
     return LeadingOrder(order=1, constant=float(result.fun), a=float(result.x[0]), bias=float(result.x[1]))
+
+
+@dataclass(frozen=True)
+class UntiedSearch:
+    """Best leading-order p^2 constant found for an untied group of k features in d dimensions."""
+
+    k: int
+    d: int
+    constant: float
+    W: tuple[tuple[float, ...], ...]   # the found block, rows scaled to unit diagonal
+    starts: int
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict of the fields."""
+        return asdict(self)
+
+
+def untied_leading(k: int, d: int, starts: int = 40, seed: int = 0) -> UntiedSearch:
+    """Search rank-d k x k blocks W = U V^T for the least mean_i sum_j D(-W_ij / W_ii) (derivations/12, "High sparsity").
+
+    At p -> 0 a row with a = W_ii > 0 (rescaled to 1), b = 0 and non-positive partners costs
+    p^2 sum_j D(-W_ij/W_ii); a positive partner costs order p and is penalised (1e3 times its
+    square). A random-start L-BFGS-B search: a found value is attained, not a proven minimum.
+    """
+    near, far, _, _ = _forms()
+    eye = np.eye(k, dtype=bool)
+
+    def objective(x: np.ndarray) -> float:
+        W = x[: k * d].reshape(k, d) @ x[k * d:].reshape(k, d).T
+        diag = np.diag(W)
+        if np.any(diag <= 1e-6):
+            return 1e3
+        off = (W / diag[:, None])[~eye]
+        c = np.maximum(-off, 0.0)
+        cost = np.where(c < 1, near(c), far(np.maximum(c, 1.0)))
+        return float(np.sum(cost) / k + 1e3 * np.sum(np.maximum(off, 0.0) ** 2))
+
+    rng = np.random.default_rng(seed)
+    best = None
+    for _ in range(starts):
+        result = optimize.minimize(objective, rng.standard_normal(2 * k * d), method="L-BFGS-B",
+                                   options={"maxiter": 3000})
+        if best is None or result.fun < best.fun:
+            best = result
+    W = best.x[: k * d].reshape(k, d) @ best.x[k * d:].reshape(k, d).T
+    W = W / np.diag(W)[:, None]
+    return UntiedSearch(k=k, d=d, constant=float(best.fun), W=tuple(tuple(float(v) for v in row) for row in W),
+                        starts=starts)
