@@ -50,6 +50,15 @@ def _decomposition_columns(parts: dict[str, Any]) -> dict[str, Any]:
     return {("exact_agreement_z" if key == "agreement_z" else key): parts[key] for key in keep}
 
 
+def _phase_columns(W, b) -> dict[str, Any]:
+    """The structured family the weights resemble (``rugtheory.phases.classify``): label and row fractions."""
+    from ..phases import classify
+
+    found = classify(W, b)
+    return {"phase_label": found.label, "phase_antipodal_pairs": found.antipodal_pairs,
+            **{f"phase_fraction_{family}": share for family, share in found.fractions.items()}}
+
+
 def _measure_group(group, config, result, r_of: dict[int, float], samples, seed_offset: int,
                    exact_rows: int | None) -> list[dict]:
     from ..measure import measure_model
@@ -74,6 +83,7 @@ def _measure_group(group, config, result, r_of: dict[int, float], samples, seed_
             "ratio_to_optimum_se": record["loss_measured_se"] / optimum if optimum > 0 else None,
             **_flat("stats_", stats),
             **({} if parts is None else _decomposition_columns(parts)),
+            **_phase_columns(result.W[k], result.b[k]),
             **_rug_row(config.n_features, r, p, seed, samples),
         }
         if "rug_loss_measured" in row and optimum > 0:
