@@ -223,24 +223,24 @@ def summary(res: dict) -> str:
         f"python     : {m['python']}   numpy {m['numpy']}   scipy {m['scipy']}",
         "load avg   : " + " ".join(f"{x:.2f}" for x in m["load_average_at_start"]) + " (1/5/15 min, at start)",
         f"grid       : {c['grid']} = {GRID_POINTS} points, p = {c['p_values']}, r = {c['r_values']}",
-        f"naive      : K = {c['points']} points, seed = {c['seed']}, Nelder-Mead over (a, t) from (1, -1),"
-        f" maxiter = {c['maxiter']}, loss by meanfield_loss_quad",
+        (f"naive      : K = {c['points']} points, seed = {c['seed']}, Nelder-Mead over (a, t) from (1, -1),"
+        f" maxiter = {c['maxiter']}, loss by meanfield_loss_quad"),
         "",
         f"solve_grid : warm-up {g['warmup_seconds']:.3f} s; runs "
         + ", ".join(f"{t:.3f}" for t in g["times_seconds"])
         + f" s; median {g['median_seconds']:.3f} s ({g['seconds_per_point'] * 1e6:.1f} us/point)",
-        f"naive      : {n['total_seconds']:.2f} s for {c['points']} points = {n['seconds_per_point']:.3f} s/point;"
+        (f"naive      : {n['total_seconds']:.2f} s for {c['points']} points = {n['seconds_per_point']:.3f} s/point;"
         f" extrapolated to {GRID_POINTS} points: {n['extrapolated_seconds']:.0f} s"
-        f" ({n['extrapolated_seconds'] / 3600:.2f} h); {n['points_hit_maxiter']} point(s) stopped at maxiter",
+        f" ({n['extrapolated_seconds'] / 3600:.2f} h); {n['points_hit_maxiter']} point(s) stopped at maxiter"),
         f"speed-up   : {res['speedup']:.3g}x  (extrapolated naive / solve_grid median)",
         "",
         "per point: L_grid = solve_grid loss (closed form); L_naive = quadrature loss at the Nelder-Mead optimum;",
         "  rel diff = (L_naive - L_grid)/L_grid; quad err/L = quadrature error estimate at the naive optimum, relative;",
         "  grid quad-cf = (quadrature - closed form)/L_grid at solve_grid's own optimum (the quadrature's actual error);",
         "  rel diff cf = the naive optimum re-evaluated by the closed form, (L_cf(naive) - L_grid)/L_grid",
-        f"  {'p':>10} {'r':>8} {'L_grid':>12} {'L_naive':>12} {'rel diff':>10} {'quad err/L':>10}"
+        (f"  {'p':>10} {'r':>8} {'L_grid':>12} {'L_naive':>12} {'rel diff':>10} {'quad err/L':>10}"
         f" {'grid quad-cf':>12} {'rel diff cf':>11} {'a-1 grid':>10} {'a-1 naive':>10} {'t grid':>8} {'t naive':>8}"
-        f" {'nfev':>5} {'s':>6}",
+        f" {'nfev':>5} {'s':>6}"),
     ]
     for s in res["samples"]:
         nv = s["naive"]
@@ -256,12 +256,12 @@ def summary(res: dict) -> str:
         f"max rel diff (L_naive - L_grid)/L_grid : {res['max_rel_diff']:.3e}",
         f"min rel diff                           : {res['min_rel_diff']:.3e}",
         f"max |grid quad-cf| (quadrature's actual error at solve_grid's optimum) : {res['max_abs_grid_quad_rel_diff']:.3e}",
-        f"naive below solve_grid by more than its quadrature error estimate: "
-        f"{'YES' if res['any_naive_below_grid_beyond_quad_error'] else 'no'}",
-        f"rel diff cf (naive optimum by closed form) : min {res['min_rel_diff_closed_form']:.3e},"
-        f" max {res['max_rel_diff_closed_form']:.3e}",
-        f"naive optimum below solve_grid by closed form (beyond {CLOSED_FORM_RTOL:g} relative): "
-        f"{'YES' if res['any_naive_closed_form_below_grid'] else 'no'}",
+        (f"naive below solve_grid by more than its quadrature error estimate: "
+        f"{'YES' if res['any_naive_below_grid_beyond_quad_error'] else 'no'}"),
+        (f"rel diff cf (naive optimum by closed form) : min {res['min_rel_diff_closed_form']:.3e},"
+        f" max {res['max_rel_diff_closed_form']:.3e}"),
+        (f"naive optimum below solve_grid by closed form (beyond {CLOSED_FORM_RTOL:g} relative): "
+        f"{'YES' if res['any_naive_closed_form_below_grid'] else 'no'}"),
         f"scipy IntegrationWarnings during the naive solves: {res['integration_warnings']}",
     ]
     return "\n".join(lines)

@@ -63,13 +63,13 @@ def test_ratio_to_mmse_grows_like_two_c_log(family, c):
     assert abs(normalised[-1] - 1) < abs(normalised[0] - 1)
 
 
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from rugtheory.activations.compare import FAMILIES, compare  # noqa: E402
+from rugtheory.activations.compare import FAMILIES, compare
+from rugtheory.parameters import FEATURE_PROBABILITY, RATIO
 
-from .strategies import draws  # noqa: E402
-from rugtheory.parameters import FEATURE_PROBABILITY, RATIO  # noqa: E402
+from .strategies import draws
 
 
 @settings(max_examples=12, deadline=None)

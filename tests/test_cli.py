@@ -14,7 +14,7 @@ from rugtheory.optimum import solve
 
 def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "rugtheory", *args], capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "rugtheory", *args], capture_output=True, text=True, timeout=300, check=False
     )
 
 

@@ -21,8 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rugtheory.activations.compare import family_optimum  # noqa: E402
-from rugtheory.asymptotics.claims import threshold_scaling  # noqa: E402
+from rugtheory.activations.compare import family_optimum
+from rugtheory.asymptotics.claims import threshold_scaling
 
 P_VALUES = (1e-2, 1e-4, 1e-6, 1e-8, 1e-12, 1e-16, 1e-20, 1e-30)
 R_VALUES = (0.1, 0.5, 0.9)
@@ -52,8 +52,8 @@ def markdown(table: list[dict], seconds: float) -> str:
         "# Constant factor? Ratios of optimal losses to the MMSE bound",
         "",
         "Command: `python validation/constant_factor.py` (deterministic: no sampling).",
-        f"Machine: {platform.machine()} {platform.system()}, Python {platform.python_version()}, "
-        f"CPU only; run time {seconds:.0f} s.",
+        (f"Machine: {platform.machine()} {platform.system()}, Python {platform.python_version()}, "
+        f"CPU only; run time {seconds:.0f} s."),
         "",
         "| r | p | ReLU/MMSE | predicted | (1/2)ln(1/p) | power/MMSE | predicted | JumpReLU/MMSE |",
         "|---|---|---|---|---|---|---|---|",
@@ -65,8 +65,8 @@ def markdown(table: list[dict], seconds: float) -> str:
             f"{row['power_over_mmse']:.4g} | {row['power_over_mmse_predicted']:.4g} | "
             f"{row['jumprelu_over_mmse']:.4g} |"
         )
-    lines += ["", "'predicted' is the leading high-sparsity form c t_c^2 + 1 + (1-p) J_2(t_c)/p "
-              "(rugtheory.asymptotics.claims), which divides by p kappa^2, the leading MMSE.", ""]
+    lines += ["", ("'predicted' is the leading high-sparsity form c t_c^2 + 1 + (1-p) J_2(t_c)/p "
+              "(rugtheory.asymptotics.claims), which divides by p kappa^2, the leading MMSE."), ""]
     return "\n".join(lines)
 
 
