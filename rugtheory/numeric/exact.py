@@ -6,10 +6,11 @@ Row i's loss is E[h_i(m)] with m = nu + b_i, nu = sum_{j != i} W_ij x_j independ
 
 a piecewise cubic in m with breakpoints at m = 0 and m = -a. The method (derivations/13_exact_loss.md):
 
-1. **Window.** A Chernoff bound from the moment generating function of nu (exact cumulant series
-   plus exact factors for the large weights) gives [A, B] around the mean outside which nu has
-   probability <= delta. The part of E h outside is bounded by Cauchy-Schwarz, sqrt(E q^2 delta),
-   with q the quadratic majorant of |h - g| (its moments are exact, from cumulants).
+1. **Window.** A Chernoff bound from the moment generating function of nu (the exact cumulant
+   series for the small weights, Bennett's bound in dyadic shells for the large ones) gives
+   [A, B] around the mean outside which nu has probability <= delta. The part of E h outside is
+   bounded by Cauchy-Schwarz, sqrt(E q^2 delta), with q the quadratic majorant of |h - g| (its
+   moments are exact, from cumulants).
 2. **Periodic row function.** g = h on [A, B], joined back to h(A) over a gap of length
    (B - A)/2 by the cubic Hermite blend, extended with period P = 1.5 (B - A). g is a C^1
    piecewise cubic, so its Fourier coefficients are exact and closed form (jumps of g'', g'''),
@@ -17,6 +18,7 @@ a piecewise cubic in m with breakpoints at m = 0 and m = -a. The method (derivat
 3. **Characteristic function.** log phi = sum_j log psi(t W_ij); weights with |t W_ij| <= r R
    go through the power-sum (cumulant) series sum_q c_q (i t)^q sum_j W_ij^q, whose remainder
    has the Cauchy bound M/(1 - r) sum_j (|t W_ij|/R)^{Q+1}; the few larger ones are exact.
+   The atom of nu at 0 (no feature on) is taken out exactly.
 4. **Truncation.** |phi(t')| <= prod_j psibar(t W_ij) for t' >= t (a monotone envelope of
    |psi|), and |c_k| <= (1/P) sum |jumps| / |t_k|^{order+1}, so the discarded terms are bounded.
 
@@ -147,19 +149,6 @@ def _series(p: float) -> tuple[np.ndarray, float, float]:
     return np.array([float(x) for x in c]), float(radius), -math.log1p(-DISK)
 
 
-def _log_psi(s: np.ndarray, p: float) -> np.ndarray:
-    """log psi(s) - i s p/2, psi(s) = 1 - p + p (e^{is} - 1)/(is) (exact, complex)."""
-    zero = s == 0.0  # padding
-    safe = np.where(zero, 1.0, s)
-    ratio = p / safe
-    re = np.where(zero, 1.0, (1.0 - p) + ratio * np.sin(safe))
-    im = np.where(zero, 0.0, ratio * (1.0 - np.cos(safe)))
-    out = np.empty(s.shape, dtype=complex)
-    out.real = 0.5 * np.log(re * re + im * im)
-    out.imag = np.arctan2(im, re) - 0.5 * p * s
-    return out
-
-
 def _log_phi_large(big: np.ndarray, t1: np.ndarray, width: int, p: float) -> np.ndarray:
     """sum_j log psi(k t1 w_j) for k = 1..width (rows, width), w_j the packed large weights (0 = padding).
 
@@ -193,19 +182,6 @@ def _log_phi_large(big: np.ndarray, t1: np.ndarray, width: int, p: float) -> np.
         product = powers.reshape(rows, groups, 64, stop - start).prod(axis=2)
         out[:, start:stop] = np.log(product).sum(axis=1)
     return out
-
-
-def _log_mgf(z: np.ndarray, p: float) -> np.ndarray:
-    """f(z) - z p/2 for real z: log E e^{z (x - p/2)} of one feature (exact)."""
-    z = np.asarray(z, dtype=float)
-    big = z > 20.0
-    tiny = np.abs(z) < 1e-4
-    safe = np.where(tiny | big, 1.0, z)
-    ordinary = np.log1p(p * ((np.expm1(safe) - safe) / safe))
-    zb = np.where(big, z, 21.0)
-    large = np.log(p / zb) + zb + np.log1p((1 - p - p / zb) * zb / p * np.exp(-zb))
-    small = (p / 6 - p * p / 8) * z * z
-    return np.where(big, large, np.where(tiny, small, ordinary)) - 0.5 * p * z
 
 
 def _log_envelope(s: np.ndarray, p: float) -> np.ndarray:
