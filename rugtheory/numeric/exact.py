@@ -338,7 +338,9 @@ def _block(w: np.ndarray, a: np.ndarray, b: np.ndarray, p: float, tol: np.ndarra
     c0 = integral / period
 
     # 3. the Fourier terms k = 1..K (K <= t_max P / 2 pi so the series stays valid)
-    terms = np.clip(np.floor(t_max * period / (2 * math.pi)), 1, MAX_TERMS).astype(np.int64)
+    raw = np.floor(t_max * period / (2 * math.pi))
+    too_short = raw < 1  # t_1 > t_max: the series would not be valid; redone with a larger theta
+    terms = np.clip(raw, 1, MAX_TERMS).astype(np.int64)
     width = int(terms.max())
     k = np.arange(1, width + 1)
     t = 2 * math.pi * k[None, :] / period[:, None]  # (rows, K)
@@ -386,7 +388,7 @@ def _block(w: np.ndarray, a: np.ndarray, b: np.ndarray, p: float, tol: np.ndarra
     size = np.abs(jumps[:, :, 1:]).sum(axis=1)  # (rows, 3): orders 1, 2, 3
     tail = sum(size[:, o - 1] * (period / (2 * math.pi)) ** (o + 1) * terms.astype(float) ** (-o) / o
                for o in (1, 2, 3))
-    truncation = envelope * 2 * tail / period
+    truncation = np.where(too_short, np.inf, envelope * 2 * tail / period)
     alpha0, alpha2 = p * (2 * a * a + 1), 1 + p
     g_max = np.maximum(alpha0 + alpha2 * np.maximum((low + beta) ** 2, (high + beta) ** 2),
                        np.maximum(np.abs(y0), np.abs(y1)) + 4 / 27 * gap * (np.abs(d0) + np.abs(d1)))
@@ -442,7 +444,9 @@ def _rows(W: np.ndarray, b: np.ndarray, p: float, chosen: np.ndarray, rtol: floa
                     log_delta[index] += 2 * math.log(tol[index] / 3 / result.window[local]) - 2.0
                 if result.truncation[local] > tol[index] / 3 or result.series[local] > tol[index] / 3:
                     ratio = max(result.truncation[local] / (tol[index] / 3), 1.0)
-                    if result.decay[local] < -0.25:  # Gaussian decay: |phi| ~ exp(-theta^2 / 2)
+                    if not math.isfinite(ratio):  # too few terms for the series to hold
+                        theta[index] *= 4.0
+                    elif result.decay[local] < -0.25:  # Gaussian decay: |phi| ~ exp(-theta^2 / 2)
                         theta[index] = math.sqrt(theta[index] ** 2 + 2 * math.log(ratio) + 2.0)
                     else:  # slow decay (few active features): the truncation falls like K^-3 or slower
                         theta[index] *= float(np.clip(ratio ** (1 / 3) * 1.15, 1.3, 16.0))
