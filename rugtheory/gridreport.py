@@ -105,26 +105,28 @@ def _decomposition_table(rows: Sequence[dict[str, Any]]) -> list[str]:
     lines = [
         "", "## Decomposition of the loss", "",
         "exact = exact finite-n loss of the trained (W, b) (rows: every row, or a sample with its SE);",
-        "z = (exact - measured) / combined SE; non-Gaussian = (exact - own) / exact, the part of the loss the",
-        "Gaussian interference misses (driven by the skewness); suboptimal = (own - L*) / L*, what the model's",
-        "statistics cost or gain against the mean-field optimum's.", "",
-        "| p | r | exact/L* | rows | z | non-Gaussian | skewness mean | suboptimal | dropped | dedicated |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "z = (exact - measured) / combined SE; own/exact > 1: the Gaussian interference of the model's own",
+        "statistics over-predicts the loss (non-Gaussian gap exact - own < 0), driven by the interference's",
+        "skewness; own/L* > 1: the statistics themselves are worse than the mean-field optimum's (suboptimal",
+        "gap own - L* > 0); phase = the family the weights resemble (rugtheory.phases.classify).", "",
+        "| p | r | exact/L* | rows | z | own/exact | skewness mean | own/L* | phase | dropped | dedicated |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
-        optimum = row["loss_meanfield_optimum"]
+        optimum, exact = row["loss_meanfield_optimum"], row["loss_exact"]
         z = row.get("exact_agreement_z")
+        own = row["loss_meanfield_own_stats"]
         lines.append(
-            f"| {row['p']:g} | {row['r']:g} | {row['loss_exact'] / optimum:.4f} | {row['exact_rows']} | "
-            f"{'' if z is None else f'{z:+.2f}'} | {_percent(row.get('non_gaussian_relative'))} | "
-            f"{row['stats_skewness_mean']:+.3f} | {_percent(row.get('suboptimal_relative'))} | "
+            f"| {row['p']:g} | {row['r']:g} | {exact / optimum:.4f} | {row['exact_rows']} | "
+            f"{'' if z is None else f'{z:+.2f}'} | {_quotient(own, exact)} | {row['stats_skewness_mean']:+.3f} | "
+            f"{_quotient(own, optimum)} | {row.get('phase_label', '')} | "
             f"{row['stats_dropped_fraction']:.2f} | {row['stats_dedicated_fraction']:.2f} |"
         )
     return lines
 
 
-def _percent(value: float | None) -> str:
-    return "" if value is None else f"{value:+.1%}"
+def _quotient(value: float, reference: float) -> str:
+    return f"{value / reference:.4g}" if reference > 0 else ""
 
 
 def _figures(rows: Sequence[dict[str, Any]], folder: Path) -> list[str]:
