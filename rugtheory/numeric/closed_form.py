@@ -34,7 +34,7 @@ def _legendre() -> tuple[np.ndarray, np.ndarray]:
 def _tail_argument(region: str, mean: np.ndarray, sigma: np.ndarray) -> np.ndarray:
     """s = -m/sigma (region L) or m/sigma (R), clipped at 0; +inf where sigma = 0."""
     signed = -mean if region == "L" else mean
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # |m|/sigma beyond float64: s = inf, a zero tail
         s = np.where(sigma > 0, signed / np.where(sigma > 0, sigma, 1.0), np.inf)
     return np.maximum(s, 0.0)
 
