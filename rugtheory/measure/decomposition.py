@@ -77,7 +77,9 @@ def decompose(measurement, W: Any, b: Any, p: float, rows: int | None = None, se
     """The decomposition of a ``measure_model`` result, the exact loss over ``rows`` rows drawn at random.
 
     ``measurement`` is a ``ModelMeasurement`` of the same (W, b, p); only the exact loss is computed
-    here. ``rows=None`` takes ``default_exact_rows(n)``.
+    here. ``rows=None`` takes ``default_exact_rows(n)``. With a row sample the own-statistics loss is
+    still over every row, so ``non_gaussian_gap`` carries the exact loss's row-sampling error
+    (``loss_exact_se``) as well.
     """
     from ..numeric.exact import exact_loss
 
