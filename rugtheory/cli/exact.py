@@ -1,6 +1,6 @@
 """`rugtheory exact`: the exact finite-n loss of saved weights, with its error bound (issue 5).
 
-    rugtheory exact --weights FILE --p P [--rows K] [--seed S] [--instance I] [--json]
+    rugtheory exact --weights FILE --p P [--rows K] [--seed S] [--instance I] [--device D] [--json]
 
 FILE is one of
 - a training run: the ``--out DIR`` of ``rugtheory train``, its ``DIR/checkpoint`` folder, or the
@@ -11,7 +11,8 @@ FILE is one of
   ``W_out`` (n, m) and ``b`` (n,), giving W = W_out W_in (a leading instance axis is allowed).
 
 The loss is ``rugtheory.numeric.exact.exact_loss`` (derivations/13_exact_loss.md): over all rows,
-or ``--rows K`` rows drawn with ``--seed``, then with a standard error over rows.
+or ``--rows K`` rows drawn with ``--seed``, then with a standard error over rows. ``--device``
+runs it with torch ('auto', 'cpu', 'cuda', 'cuda:N'; default numpy); an unavailable one is an error.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ def add_parser(sub: argparse._SubParsersAction, number, emit):
     parser.add_argument("--rows", type=count, default=None, help="rows drawn at random, in [1, n] (default: all rows)")
     parser.add_argument("--seed", type=count, default=0, help="seed of the row draw (default 0)")
     parser.add_argument("--instance", type=count, default=None, help="only instance I of a multi-instance file (0-based)")
+    parser.add_argument("--device", default=None, metavar="DEVICE",
+                        help="run on torch: 'auto' (CUDA if available, else numpy), 'cpu', 'cuda' or 'cuda:N' "
+                             "(default: numpy)")
     parser.add_argument("--json", action="store_true", help="print JSON (an object, or a list for several instances)")
     return lambda args: run(args, emit)
 
@@ -149,11 +153,16 @@ def text(items: list[dict], path: str) -> str:
 def run(args: argparse.Namespace, emit) -> None:
     """Load FILE, compute each chosen instance's exact loss and print it."""
     from ..errors import ParameterError
-    from ..numeric.exact import exact_loss
+    from ..numeric.exact import _resolve_device, exact_loss
     from ..parameters import FEATURE_PROBABILITY, check_seed
 
     p = float(FEATURE_PROBABILITY.validate(args.p))
     seed = check_seed(args.seed)
+    device = getattr(args, "device", None)
+    try:
+        _resolve_device(device)
+    except ParameterError as error:
+        raise ParameterError(f"--{error}") from None  # "--device 'x' is not ..."
     W, b = load_weights(args.weights)
     k, n = W.shape[0], W.shape[1]
     if args.rows is not None and not 1 <= args.rows <= n:
@@ -164,6 +173,6 @@ def run(args: argparse.Namespace, emit) -> None:
     items = []
     for index in chosen:
         start = time.perf_counter()
-        result = exact_loss(W[index], b[index], p, rows=args.rows, seed=seed)
+        result = exact_loss(W[index], b[index], p, rows=args.rows, seed=seed, device=device)
         items.append(payload(result, p, time.perf_counter() - start, index if k > 1 else None))
     emit(items[0] if len(items) == 1 else items, args.json, text(items, args.weights))

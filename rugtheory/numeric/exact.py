@@ -23,12 +23,14 @@ a piecewise cubic in m with breakpoints at m = 0 and m = -a. The method (derivat
    |psi|), and |c_k| <= (1/P) sum |jumps| / |t_k|^{order+1}, so the discarded terms are bounded.
 
 The reported bound is the sum of the window, truncation and series bounds, plus an estimate of
-rounding (first-order floating-point analysis). Rows are processed as 2-D blocks.
+rounding (first-order floating-point analysis). Rows are processed as 2-D blocks, with numpy or
+(``device=``) with torch on a CPU or GPU (``exact_torch``, the same computation).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 
@@ -409,8 +411,47 @@ def _block(w: np.ndarray, a: np.ndarray, b: np.ndarray, p: float, tol: np.ndarra
                  rounding=rounding, terms=terms, decay=log_env / theta**2)
 
 
-def _rows(W: np.ndarray, b: np.ndarray, p: float, chosen: np.ndarray, rtol: float) -> _Rows:
-    """All chosen rows: blocks of BLOCK rows, then retries with a longer t range for rows over tolerance."""
+def _resolve_device(device) -> str | None:
+    """None (numpy) or a torch device string for ``exact_loss(device=...)``; ParameterError if unavailable.
+
+    None: numpy; "auto": "cuda" if torch and CUDA are available, else numpy; "cpu": the torch path on
+    the CPU; "cuda" or "cuda:N": torch on that GPU. torch is imported here only (STYLE.md 7).
+    """
+    if device is None:
+        return None
+    valid = "valid: None, 'auto', 'cpu' or an available 'cuda:N'"
+    if not isinstance(device, str) or not re.fullmatch(r"auto|cpu|cuda(:[0-9]+)?", device):
+        raise ParameterError(f"device {device!r} is not a known device; {valid}")
+    try:
+        import torch
+    except ImportError:
+        if device == "auto":
+            return None
+        raise ParameterError(f"device {device!r} is not available (torch is missing: pip install "
+                             f"'rugtheory[torch]'); {valid}") from None
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else None
+    if device == "cpu":
+        return "cpu"
+    index = int(device.partition(":")[2] or 0)
+    if not torch.cuda.is_available() or index >= torch.cuda.device_count():
+        raise ParameterError(f"device {device!r} is not available; {valid}")
+    return device
+
+
+def _rows(W: np.ndarray, b: np.ndarray, p: float, chosen: np.ndarray, rtol: float,
+          device: str | None = None) -> _Rows:
+    """All chosen rows: blocks of BLOCK rows, then retries with a longer t range for rows over tolerance.
+
+    ``device`` None runs ``_block`` (numpy); a torch device string runs ``exact_torch.block`` there.
+    """
+    block = _block
+    if device is not None:
+        from functools import partial
+
+        from .exact_torch import block as torch_block
+
+        block = partial(torch_block, device=device)
     count = chosen.size
     out = {name: np.zeros(count) for name in ("value", "bound", "window", "truncation", "series", "rounding")}
     out["terms"] = np.zeros(count, dtype=np.int64)
@@ -433,7 +474,7 @@ def _rows(W: np.ndarray, b: np.ndarray, p: float, chosen: np.ndarray, rtol: floa
         again = []
         for start in range(0, pending.size, BLOCK):
             part = pending[start:start + BLOCK]
-            result = _block(weights[part], a_all[part], b[chosen[part]], p, tol[part], theta[part], log_delta[part])
+            result = block(weights[part], a_all[part], b[chosen[part]], p, tol[part], theta[part], log_delta[part])
             for name, array in out.items():
                 array[part] = getattr(result, name)
             failed = result.bound > tol[part]
@@ -478,11 +519,14 @@ class ExactLoss:
         return out
 
 
-def exact_loss(W, b, p: float, rows: int | None = None, seed: int = 0, rtol: float = 1e-6) -> ExactLoss:
+def exact_loss(W, b, p: float, rows: int | None = None, seed: int = 0, rtol: float = 1e-6,
+               device: str | None = None) -> ExactLoss:
     """E[(1/n) ||ReLU(W x + b) - x||^2] exactly (module docstring), over all rows or ``rows`` drawn at random.
 
     Each row's error is aimed below ``rtol * p/3`` (the loss of W = 0); the bound actually reached
-    is reported. ParameterError (a ValueError) on bad input.
+    is reported. ``device``: None (numpy), "auto" (CUDA if torch sees one, else numpy), "cpu" (torch
+    on the CPU) or "cuda"/"cuda:N" (torch on that GPU); the torch path is the same computation
+    (``exact_torch``). ParameterError (a ValueError) on bad input or an unavailable device.
 
     >>> import numpy as np
     >>> result = exact_loss(np.zeros((4, 4)), np.zeros(4), 0.3)  # W = 0: p/3
@@ -505,12 +549,13 @@ def exact_loss(W, b, p: float, rows: int | None = None, seed: int = 0, rtol: flo
         raise ParameterError(f"b must be a finite vector of length n = {n}: got shape {b.shape}")
     if not (isinstance(rtol, (int, float)) and 1e-14 <= rtol < 1):
         raise ParameterError(f"rtol = {rtol!r} is out of range; valid: rtol in [1e-14, 1)")
+    device = _resolve_device(device)
     chosen = np.arange(n)
     if rows is not None:
         if isinstance(rows, bool) or not isinstance(rows, (int, np.integer)) or not 1 <= int(rows) <= n:
             raise ParameterError(f"rows = {rows!r} is out of range; valid: rows an integer in [1, {n}]")
         chosen = np.sort(np.random.default_rng(seed).choice(n, size=int(rows), replace=False))
-    result = _rows(W, b, p, chosen, float(rtol))
+    result = _rows(W, b, p, chosen, float(rtol), device)
     values = result.value
     count = len(values)
     se = float(values.std(ddof=1) / math.sqrt(count) * math.sqrt(1 - count / n)) if count > 1 else 0.0
