@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -87,3 +88,15 @@ def test_bad_input_is_one_line_exit_2_no_traceback(args, name):
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and name in lines[0] and "Traceback" not in out.stderr
     assert "valid" in lines[0]
+
+
+def test_every_help_page_renders():
+    """argparse formats each help string with %: a stray '%' breaks `rugtheory --help`."""
+    from rugtheory.cli.main import build_parser
+
+    parser = build_parser()
+    parser.format_help()
+    subparsers = next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
+    assert {"exact", "phases", "finite", "train"} <= set(subparsers.choices)
+    for name, sub in subparsers.choices.items():
+        assert name in sub.format_help()

@@ -33,7 +33,7 @@ def add_parser(sub: argparse._SubParsersAction, number, emit):
     """Register ``finite`` on the subparsers and return its handler, ``lambda args: run(args, emit)``."""
     from ..parameters import FEATURE_PROBABILITY, RATIO
 
-    parser = sub.add_parser("finite", help="the Hadamard rug at finite n: exact loss, re-optimised, Edgeworth, n for 1%")
+    parser = sub.add_parser("finite", help="the Hadamard rug at finite n: exact loss, re-optimised, Edgeworth, n for 1%%")
     parser.add_argument("--p", type=number(FEATURE_PROBABILITY), required=True,
                         help=f"feature probability; {FEATURE_PROBABILITY.domain_text()}")
     parser.add_argument("--r", type=number(RATIO), required=True, help=f"ratio m/n; {RATIO.domain_text()}")
