@@ -255,35 +255,22 @@ class _Rows:
     decay: np.ndarray  # log envelope / theta^2: about -1/2 when phi decays like a Gaussian
 
 
-def _block(w: np.ndarray, a: np.ndarray, b: np.ndarray, p: float, tol: np.ndarray,
-           theta: np.ndarray, log_delta: np.ndarray) -> _Rows:
-    """Rows of ``w`` (off-diagonal weights, the diagonal set to 0) by the module's method."""
+def _remainder(x: np.ndarray, sums_used: np.ndarray, radius: float, cap: float) -> np.ndarray:
+    """Cauchy bound on the series' tail for |x| = |t| tau <= r R."""
+    ratio = np.abs(x) / radius
+    return cap / (1 - ratio) * ratio ** (ORDER + 1) * sums_used[:, ORDER + 1, None]
+
+
+def _window(big: np.ndarray, tau: np.ndarray, sigma: np.ndarray, t_max: np.ndarray, p: float,
+            sums_small: np.ndarray, log_delta: np.ndarray, support_low: np.ndarray, support_high: np.ndarray):
+    """Step 1, the window [low, high] of nu - mu and whether each edge is inside the support.
+
+    Chernoff: the exact cumulant series for the small weights, Bennett's bound
+    (var / b^2)(e^{lam b} - 1 - lam b) for the large ones, in dyadic shells b = 2^s tau.
+    Returns (low, high, lower_free, upper_free).
+    """
     c, radius, cap = _series(p)
     kappa2 = 2 * c[2]
-    square = w * w
-    sums = np.stack([w.sum(axis=1), square.sum(axis=1), (square * w).sum(axis=1), (square * square).sum(axis=1)], axis=1)
-    mu = c[1] * sums[:, 0]
-    sigma = np.sqrt(kappa2 * sums[:, 1])
-    beta = b + mu
-    support_low = np.minimum(w, 0).sum(axis=1) - mu
-    support_high = np.maximum(w, 0).sum(axis=1) - mu
-
-    t_max = theta / sigma
-    tau = RATIO * radius / t_max
-    size = np.abs(w)
-    small = size <= tau[:, None]
-    inner = size <= (STAR / (RATIO * radius)) * tau[:, None]  # |t_max w| <= STAR: the envelope is |psi| there
-    medium = (small & ~inner).sum(axis=1)
-    sums_small, sums_inner = _power_sums(np.where(small, w / tau[:, None], 0.0), ORDER + 1, inner)
-    big = _gather_large(w, ~small)
-
-    def remainder(x: np.ndarray, sums_used: np.ndarray = sums_small) -> np.ndarray:
-        """Cauchy bound on the series' tail for |x| = |t| tau <= r R."""
-        ratio = np.abs(x) / radius
-        return cap / (1 - ratio) * ratio ** (ORDER + 1) * sums_used[:, ORDER + 1, None]
-
-    # 1. the window: Chernoff; exact cumulant series for the small weights, Bennett's bound
-    #    (var / b^2)(e^{lam b} - 1 - lam b) for the large ones, in dyadic shells b = 2^s tau
     ladder = np.minimum(2.0 ** (np.arange(-2, 13) / 2)[None, :] / sigma[:, None], t_max[:, None])  # <= t_max
     shell = np.ceil(np.log2(np.maximum(np.abs(big), 1e-300) / tau[:, None])).clip(0, 60)
     shell = np.where(big != 0, shell, -1)
@@ -297,13 +284,28 @@ def _block(w: np.ndarray, a: np.ndarray, b: np.ndarray, p: float, tol: np.ndarra
     edges = []
     for sign in (1.0, -1.0):
         lam = sign * ladder
-        log_m = _horner(c, sums_small, lam * tau[:, None]) + remainder(lam * tau[:, None]) + bennett
+        log_m = _horner(c, sums_small, lam * tau[:, None]) + _remainder(lam * tau[:, None], sums_small, radius, cap) + bennett
         edges.append(np.min((log_m - log_delta[:, None]) / ladder, axis=1))
     upper_free, lower_free = edges[0] < support_high, -edges[1] > support_low
     low = np.where(lower_free, -edges[1], support_low)
     high = np.where(upper_free, edges[0], support_high)
+    return low, high, lower_free, upper_free
 
-    # 2. the periodic C^1 piecewise cubic g: h on [low, high] (m = y + beta), Hermite blend on the gap
+
+@dataclass(frozen=True)
+class _Periodic:
+    """Step 2's periodic g: period, breakpoint positions (rows, 4), jumps (rows, 4, 4 orders),
+    mean c0 over a period, and a bound on |g| over the Hermite gap (``gap_sup``)."""
+
+    period: np.ndarray
+    position: np.ndarray
+    jumps: np.ndarray
+    c0: np.ndarray
+    gap_sup: np.ndarray
+
+
+def _periodic_cubic(low: np.ndarray, high: np.ndarray, beta: np.ndarray, a: np.ndarray, p: float) -> _Periodic:
+    """Step 2, the periodic C^1 piecewise cubic g: h on [low, high] (m = y + beta), Hermite blend on the gap."""
     gap = GAP * (high - low)
     period = high - low + gap
     left = _pieces(low + beta, a, p, right=True)
@@ -338,6 +340,64 @@ def _block(w: np.ndarray, a: np.ndarray, b: np.ndarray, p: float, tol: np.ndarra
         for offset in (-node, node):
             integral = integral + 0.5 * width * piece[k](middle + offset * width, a, p)[:, 0]
     c0 = integral / period
+    gap_sup = np.maximum(np.abs(y0), np.abs(y1)) + 4 / 27 * gap * (np.abs(d0) + np.abs(d1))
+    return _Periodic(period=period, position=position, jumps=jumps, c0=c0, gap_sup=gap_sup)
+
+
+def _truncation_bound(g: _Periodic, terms: np.ndarray, too_short: np.ndarray, envelope: np.ndarray) -> np.ndarray:
+    """The discarded Fourier terms k > K: the jumps' k^-(o+1) tails times the envelope of |phi|."""
+    size = np.abs(g.jumps[:, :, 1:]).sum(axis=1)  # (rows, 3): orders 1, 2, 3
+    tail = sum(size[:, o - 1] * (g.period / (2 * math.pi)) ** (o + 1) * terms.astype(float) ** (-o) / o
+               for o in (1, 2, 3))
+    return np.where(too_short, np.inf, envelope * 2 * tail / g.period)
+
+
+def _window_bound(g: _Periodic, a: np.ndarray, beta: np.ndarray, p: float, sums: np.ndarray, low: np.ndarray,
+                  high: np.ndarray, log_delta: np.ndarray, lower_free: np.ndarray, upper_free: np.ndarray) -> np.ndarray:
+    """|E (h - g)(nu)| outside the window, by Cauchy-Schwarz: sqrt(E (|h| + |g|)^2 P(outside))."""
+    c = _series(p)[0]
+    kappa2 = 2 * c[2]
+    alpha0, alpha2 = p * (2 * a * a + 1), 1 + p
+    g_max = np.maximum(alpha0 + alpha2 * np.maximum((low + beta) ** 2, (high + beta) ** 2), g.gap_sup)
+    kappa3, kappa4 = 6 * c[3] * sums[:, 2], 24 * c[4] * sums[:, 3]
+    second_moment = kappa2 * sums[:, 1] + beta**2
+    fourth_moment = kappa4 + 3 * (kappa2 * sums[:, 1]) ** 2 + 4 * beta * kappa3 + 6 * beta**2 * kappa2 * sums[:, 1] + beta**4
+    constant = alpha0 + g_max
+    q_square = constant**2 + 2 * constant * alpha2 * second_moment + alpha2**2 * fourth_moment
+    outside = np.exp(log_delta) * (upper_free.astype(float) + lower_free.astype(float))
+    return np.sqrt(np.maximum(q_square, 0.0) * outside)
+
+
+def _block(w: np.ndarray, a: np.ndarray, b: np.ndarray, p: float, tol: np.ndarray,
+           theta: np.ndarray, log_delta: np.ndarray) -> _Rows:
+    """Rows of ``w`` (off-diagonal weights, the diagonal set to 0) by the module's method."""
+    c, radius, cap = _series(p)
+    kappa2 = 2 * c[2]
+    square = w * w
+    sums = np.stack([w.sum(axis=1), square.sum(axis=1), (square * w).sum(axis=1), (square * square).sum(axis=1)], axis=1)
+    mu = c[1] * sums[:, 0]
+    sigma = np.sqrt(kappa2 * sums[:, 1])
+    beta = b + mu
+    support_low = np.minimum(w, 0).sum(axis=1) - mu
+    support_high = np.maximum(w, 0).sum(axis=1) - mu
+
+    t_max = theta / sigma
+    tau = RATIO * radius / t_max
+    size = np.abs(w)
+    small = size <= tau[:, None]
+    inner = size <= (STAR / (RATIO * radius)) * tau[:, None]  # |t_max w| <= STAR: the envelope is |psi| there
+    medium = (small & ~inner).sum(axis=1)
+    sums_small, sums_inner = _power_sums(np.where(small, w / tau[:, None], 0.0), ORDER + 1, inner)
+    big = _gather_large(w, ~small)
+
+    def remainder(x: np.ndarray, sums_used: np.ndarray = sums_small) -> np.ndarray:
+        return _remainder(x, sums_used, radius, cap)
+
+    # 1. the window; 2. the periodic C^1 piecewise cubic g
+    low, high, lower_free, upper_free = _window(big, tau, sigma, t_max, p, sums_small, log_delta,
+                                                support_low, support_high)
+    g = _periodic_cubic(low, high, beta, a, p)
+    period, position, jumps, c0 = g.period, g.position, g.jumps, g.c0
 
     # 3. the Fourier terms k = 1..K (K <= t_max P / 2 pi so the series stays valid)
     raw = np.floor(t_max * period / (2 * math.pi))
@@ -387,20 +447,8 @@ def _block(w: np.ndarray, a: np.ndarray, b: np.ndarray, p: float, tol: np.ndarra
         bar = np.where(w[visible] != 0.0, np.minimum(1.0, 2.0 / np.maximum(np.abs(s_env), 1e-300)), 0.0)
         without = atom[visible] * np.expm1(np.log1p(p / (1 - p) * bar).sum(axis=1))
         envelope[visible] = np.minimum(envelope[visible], without)
-    size = np.abs(jumps[:, :, 1:]).sum(axis=1)  # (rows, 3): orders 1, 2, 3
-    tail = sum(size[:, o - 1] * (period / (2 * math.pi)) ** (o + 1) * terms.astype(float) ** (-o) / o
-               for o in (1, 2, 3))
-    truncation = np.where(too_short, np.inf, envelope * 2 * tail / period)
-    alpha0, alpha2 = p * (2 * a * a + 1), 1 + p
-    g_max = np.maximum(alpha0 + alpha2 * np.maximum((low + beta) ** 2, (high + beta) ** 2),
-                       np.maximum(np.abs(y0), np.abs(y1)) + 4 / 27 * gap * (np.abs(d0) + np.abs(d1)))
-    kappa3, kappa4 = 6 * c[3] * sums[:, 2], 24 * c[4] * sums[:, 3]
-    second_moment = kappa2 * sums[:, 1] + beta**2
-    fourth_moment = kappa4 + 3 * (kappa2 * sums[:, 1]) ** 2 + 4 * beta * kappa3 + 6 * beta**2 * kappa2 * sums[:, 1] + beta**4
-    constant = alpha0 + g_max
-    q_square = constant**2 + 2 * constant * alpha2 * second_moment + alpha2**2 * fourth_moment
-    outside = np.exp(log_delta) * (upper_free.astype(float) + lower_free.astype(float))
-    window = np.sqrt(np.maximum(q_square, 0.0) * outside)
+    truncation = _truncation_bound(g, terms, too_short, envelope)
+    window = _window_bound(g, a, beta, p, sums, low, high, log_delta, lower_free, upper_free)
     # first-order rounding estimate: relative eps on c0, on each c_k term, on log phi (plus k eps from the
     # power recurrence), and on the atom's part
     rounding = 8 * _EPS * (np.abs(c0) + atom * np.abs(at_zero)

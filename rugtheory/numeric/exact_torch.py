@@ -19,19 +19,19 @@ import torch
 
 from .exact import (
     _EPS,
-    GAP,
     MAX_TERMS,
     ORDER,
     RATIO,
     STAR,
-    _breakpoints,
     _log_envelope,
-    _piece_high,
-    _piece_low,
-    _piece_middle,
+    _periodic_cubic,
     _pieces,
+    _remainder,
     _Rows,
     _series,
+    _truncation_bound,
+    _window,
+    _window_bound,
 )
 from .exact import _horner as _horner_numpy
 
@@ -149,64 +149,13 @@ def block(w: np.ndarray, a: np.ndarray, b: np.ndarray, p: float, tol: np.ndarray
     big = get(big_d)
 
     def remainder(x: np.ndarray, sums_used: np.ndarray = sums_small) -> np.ndarray:
-        """Cauchy bound on the series' tail for |x| = |t| tau <= r R (numpy, as in ``exact``)."""
-        ratio = np.abs(x) / radius
-        return cap / (1 - ratio) * ratio ** (ORDER + 1) * sums_used[:, ORDER + 1, None]
+        return _remainder(x, sums_used, radius, cap)
 
-    # 1. the window (rows x 15 and rows x large weights: numpy, as in exact._block)
-    ladder = np.minimum(2.0 ** (np.arange(-2, 13) / 2)[None, :] / sigma[:, None], t_max[:, None])
-    shell = np.ceil(np.log2(np.maximum(np.abs(big), 1e-300) / tau[:, None])).clip(0, 60)
-    shell = np.where(big != 0, shell, -1)
-    bennett = np.zeros_like(ladder)
-    for s in np.unique(shell[shell >= 0]):
-        top = tau * 2.0**s
-        power = np.where(shell == s, big * big, 0.0).sum(axis=1)
-        x = ladder * top[:, None]
-        with np.errstate(over="ignore", invalid="ignore"):
-            bennett += np.where(power[:, None] > 0, kappa2 * power[:, None] / top[:, None] ** 2 * (np.expm1(x) - x), 0.0)
-    edges = []
-    for sign in (1.0, -1.0):
-        lam = sign * ladder
-        log_m = _horner_numpy(c, sums_small, lam * tau[:, None]) + remainder(lam * tau[:, None]) + bennett
-        edges.append(np.min((log_m - log_delta[:, None]) / ladder, axis=1))
-    upper_free, lower_free = edges[0] < support_high, -edges[1] > support_low
-    low = np.where(lower_free, -edges[1], support_low)
-    high = np.where(upper_free, edges[0], support_high)
-
-    # 2. the periodic C^1 piecewise cubic g (per row: numpy)
-    gap = GAP * (high - low)
-    period = high - low + gap
-    left = _pieces(low + beta, a, p, right=True)
-    right = _pieces(high + beta, a, p, right=False)
-    y0, d0, y1, d1 = right[:, 0], right[:, 1], left[:, 0], left[:, 1]
-    blend2_start = (6 * (y1 - y0) / gap - 4 * d0 - 2 * d1) / gap
-    blend2_end = (-6 * (y1 - y0) / gap + 2 * d0 + 4 * d1) / gap
-    blend3 = (12 * (y0 - y1) / gap + 6 * (d0 + d1)) / gap**2
-    first, second = _breakpoints(a)
-    position = np.stack([low, np.clip(first - beta, low, high), np.clip(second - beta, low, high), high], axis=1)
-    m_at = position + beta[:, None]
-    piece = [_piece_low, _piece_middle, _piece_high]
-    blend_end = np.stack([y1, d1, blend2_end, blend3], -1)
-    blend_start = np.stack([y0, d0, blend2_start, blend3], -1)
-    jumps = np.stack([
-        piece[0](m_at[:, 0], a, p) - blend_end,
-        piece[1](m_at[:, 1], a, p) - piece[0](m_at[:, 1], a, p),
-        piece[2](m_at[:, 2], a, p) - piece[1](m_at[:, 2], a, p),
-        blend_start - piece[2](m_at[:, 3], a, p),
-    ], axis=1)
-    for k in (3, 2, 1):
-        same = position[:, k] == position[:, k - 1]
-        jumps[:, k - 1] += np.where(same[:, None], jumps[:, k], 0.0)
-        jumps[:, k] = np.where(same[:, None], 0.0, jumps[:, k])
-    jumps[:, :, 0] = 0.0
-    integral = 0.5 * gap * (y0 + y1) + gap * gap * (d0 - d1) / 12
-    node = 0.5 / math.sqrt(3.0)
-    for k in range(3):
-        start, stop = m_at[:, k], m_at[:, k + 1]
-        middle, width = 0.5 * (start + stop), stop - start
-        for offset in (-node, node):
-            integral = integral + 0.5 * width * piece[k](middle + offset * width, a, p)[:, 0]
-    c0 = integral / period
+    # 1. the window and 2. the periodic C^1 piecewise cubic g (rows x O(1) and rows x large weights: numpy)
+    low, high, lower_free, upper_free = _window(big, tau, sigma, t_max, p, sums_small, log_delta,
+                                                support_low, support_high)
+    g = _periodic_cubic(low, high, beta, a, p)
+    period, position, jumps, c0 = g.period, g.position, g.jumps, g.c0
 
     # 3. the Fourier terms k = 1..K (rows x K: on the device)
     raw = np.floor(t_max * period / (2 * math.pi))
@@ -260,20 +209,8 @@ def block(w: np.ndarray, a: np.ndarray, b: np.ndarray, p: float, tol: np.ndarray
         bar = torch.where(w_vis != 0.0, torch.clamp(2.0 / torch.clamp(s_env.abs(), min=1e-300), max=1.0), 0.0)
         without = atom[visible] * np.expm1(get(torch.log1p(p / (1 - p) * bar).sum(dim=1)))
         envelope[visible] = np.minimum(envelope[visible], without)
-    size = np.abs(jumps[:, :, 1:]).sum(axis=1)
-    tail = sum(size[:, o - 1] * (period / (2 * math.pi)) ** (o + 1) * terms.astype(float) ** (-o) / o
-               for o in (1, 2, 3))
-    truncation = np.where(too_short, np.inf, envelope * 2 * tail / period)
-    alpha0, alpha2 = p * (2 * a * a + 1), 1 + p
-    g_max = np.maximum(alpha0 + alpha2 * np.maximum((low + beta) ** 2, (high + beta) ** 2),
-                       np.maximum(np.abs(y0), np.abs(y1)) + 4 / 27 * gap * (np.abs(d0) + np.abs(d1)))
-    kappa3, kappa4 = 6 * c[3] * sums[:, 2], 24 * c[4] * sums[:, 3]
-    second_moment = kappa2 * sums[:, 1] + beta**2
-    fourth_moment = kappa4 + 3 * (kappa2 * sums[:, 1]) ** 2 + 4 * beta * kappa3 + 6 * beta**2 * kappa2 * sums[:, 1] + beta**4
-    constant = alpha0 + g_max
-    q_square = constant**2 + 2 * constant * alpha2 * second_moment + alpha2**2 * fourth_moment
-    outside = np.exp(log_delta) * (upper_free.astype(float) + lower_free.astype(float))
-    window = np.sqrt(np.maximum(q_square, 0.0) * outside)
+    truncation = _truncation_bound(g, terms, too_short, envelope)
+    window = _window_bound(g, a, beta, p, sums, low, high, log_delta, lower_free, upper_free)
     spread = get((magnitude * (1 + log_phi.abs() + k_d[None, :])).sum(dim=1))
     rounding = 8 * _EPS * (np.abs(c0) + atom * np.abs(at_zero) + spread + 2 * get((scale * phi.abs()).sum(dim=1)))
     bound = window + truncation + series_bound + rounding
