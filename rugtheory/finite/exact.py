@@ -27,6 +27,7 @@ from functools import cached_property
 import numpy as np
 
 from ..errors import ParameterError
+from ..numeric.exact import row_function as exact_row_function
 from ..parameters import BIAS, DIAG
 from .interference import RugInterference, rug_interference
 
@@ -37,24 +38,8 @@ MAX_TERMS = GRID // 8
 
 
 def row_function(m: np.ndarray, a: float, p: float) -> np.ndarray:
-    """F_a(m) = (1 - p) ReLU(m)^2 + p int_0^1 (ReLU(a u + m) - u)^2 du, elementwise (closed form).
-
-    On the firing set [lo, hi] of u (a u + m > 0) the integrand is ((a - 1) u + m)^2, else u^2.
-    """
-    m = np.asarray(m, dtype=float)
-    if a > 0:  # the three pieces of symbolic.finite_n.row_pieces, in Horner form
-        partial = p * (((1.0 / (3.0 * a) + 1.0 / (3.0 * a * a)) * m + 1.0) * m + (a - 1.0)) * m \
-            + p * (a - 1.0) ** 2 / 3.0
-        on = m * m + p * ((a - 1.0) * m + (a - 1.0) ** 2 / 3.0)
-        return np.where(m >= 0, on, np.where(m > -a, partial, p / 3.0))
-    if a < 0:
-        lo, hi = np.zeros_like(m), np.clip(-m / a, 0.0, 1.0)
-    else:
-        lo, hi = np.zeros_like(m), np.where(m > 0, 1.0, 0.0)
-    slope = a - 1.0
-    cube, square, span = hi**3 - lo**3, hi**2 - lo**2, hi - lo
-    fired = slope * slope * cube / 3.0 + slope * m * square + m * m * span
-    return (1.0 - p) * np.maximum(m, 0.0) ** 2 + p * (fired + (1.0 - cube) / 3.0)
+    """F_a(m) = (1 - p) ReLU(m)^2 + p int_0^1 (ReLU(a u + m) - u)^2 du: ``numeric.exact.row_function`` at bias 0."""
+    return exact_row_function(m, a, 0.0, p)
 
 
 def _step(x: np.ndarray) -> np.ndarray:

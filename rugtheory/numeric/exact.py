@@ -59,9 +59,12 @@ def row_function(v: np.ndarray, a: float, bias: float, p: float) -> np.ndarray:
     a u + m > 0, m = v + bias) the integrand is ((a - 1) u + m)^2, elsewhere u^2.
     """
     m = np.asarray(v, dtype=float) + bias
-    if a > 0:
-        lo, hi = np.clip(-m / a, 0.0, 1.0), np.ones_like(m)
-    elif a < 0:
+    if a > 0:  # the three pieces (m >= 0, -a < m < 0, m <= -a), in Horner form
+        partial = p * (((1.0 / (3.0 * a) + 1.0 / (3.0 * a * a)) * m + 1.0) * m + (a - 1.0)) * m \
+            + p * (a - 1.0) ** 2 / 3.0
+        on = m * m + p * ((a - 1.0) * m + (a - 1.0) ** 2 / 3.0)
+        return np.where(m >= 0, on, np.where(m > -a, partial, p / 3.0))
+    if a < 0:
         lo, hi = np.zeros_like(m), np.clip(-m / a, 0.0, 1.0)
     else:
         lo, hi = np.zeros_like(m), np.where(m > 0, 1.0, 0.0)
