@@ -1,11 +1,11 @@
 """Checkpoints: named arrays in a safetensors file plus a JSON config, written atomically.
 
 A checkpoint is a directory holding ``weights.safetensors`` and ``config.json``. Both are
-written to a temporary file in the same directory, flushed, fsynced and moved into place with
-``os.replace``, so a reader sees either the old checkpoint or the new one, never half of one.
-The config is written last and names the weights file's SHA-256, so a checkpoint whose two
-files do not belong together is detected. numpy only (``safetensors.numpy``): no torch, and no
-pickle anywhere.
+written atomically (``rugtheory.outputs.write_atomic``: a temporary file in the same directory,
+fsynced and moved into place with ``os.replace``), so a reader sees either the old checkpoint or
+the new one, never half of one. The config is written last and names the weights file's
+SHA-256, so a checkpoint whose two files do not belong together is detected. numpy only
+(``safetensors.numpy``): no torch, and no pickle anywhere.
 
 >>> import tempfile, numpy as np
 >>> folder = tempfile.mkdtemp()
@@ -20,13 +20,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .errors import ParameterError
+from .outputs import write_atomic
 
 __all__ = ["CONFIG_FILE", "WEIGHTS_FILE", "CheckpointError", "load_checkpoint", "save_checkpoint", "write_atomic"]
 
@@ -36,22 +36,6 @@ CONFIG_FILE = "config.json"
 
 class CheckpointError(ParameterError):
     """A checkpoint (or weights file) is missing, corrupt or inconsistent."""
-
-
-def write_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temporary file, fsync, os.replace)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def save_checkpoint(directory: str | os.PathLike, arrays: dict[str, np.ndarray], config: dict[str, Any]) -> None:
@@ -74,7 +58,9 @@ def load_checkpoint(directory: str | os.PathLike) -> tuple[dict[str, np.ndarray]
     weights, config_path = directory / WEIGHTS_FILE, directory / CONFIG_FILE
     for path in (weights, config_path):
         if not path.is_file():
-            raise CheckpointError(f"checkpoint file {str(path)!r} is missing; valid: a directory written by save_checkpoint")
+            raise CheckpointError(
+                f"checkpoint file {str(path)!r} is missing; valid: a folder written by rugtheory train or rug --out"
+            )
     try:
         config = json.loads(config_path.read_text())
     except (ValueError, UnicodeDecodeError) as error:

@@ -1,7 +1,7 @@
-"""Files of a validation run: results.csv, results.json, figures and a markdown summary (issue 4).
+"""Files of a validation run: results.csv, results.json, figures and a markdown summary.
 
 numpy and the standard library; matplotlib is imported only to draw. Every file is written
-atomically (``checkpoint.write_atomic``). A trained model is said to
+atomically (``outputs.write_files``). A trained model is said to
 
 * match the theory when |loss / L* - 1| <= 2% (``MATCH``);
 * beat it when loss / L* < 1 - 2% by more than 2 standard errors;
@@ -18,14 +18,14 @@ import json
 import math
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from .checkpoint import write_atomic
+from .outputs import write_files
 
-__all__ = ["MATCH", "classify", "summary_markdown", "write_report"]
+__all__ = ["MATCH", "RESULT_FILES", "classify", "summary_markdown", "write_report"]
 
 MATCH = 0.02
+RESULT_FILES = ("results.csv", "results.json", "summary.md", "loss_vs_r.png", "heatmaps.png")
 _KEY_COLUMNS = (
     "n", "m", "p", "r", "seed", "device", "steps", "loss_measured", "loss_measured_se", "loss_meanfield_own_stats",
     "loss_meanfield_optimum", "loss_linear", "ratio_to_optimum", "ratio_to_optimum_se", "rug_loss_measured",
@@ -129,14 +129,15 @@ def _quotient(value: float, reference: float) -> str:
     return f"{value / reference:.4g}" if reference > 0 else ""
 
 
-def _figures(rows: Sequence[dict[str, Any]], folder: Path) -> list[str]:
+def _figures(rows: Sequence[dict[str, Any]]) -> dict[str, bytes]:
+    """The PNG files of the run, by name."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
-    written = []
+    written: dict[str, bytes] = {}
     ps = sorted({row["p"] for row in rows})
     rs = sorted({row["r"] for row in rows})
     fig, axes = plt.subplots(1, len(ps), figsize=(4.2 * len(ps), 3.6), squeeze=False)
@@ -155,7 +156,7 @@ def _figures(rows: Sequence[dict[str, Any]], folder: Path) -> list[str]:
     axes[0][0].set_ylabel("loss per feature")
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
-    written.append(_save(fig, folder / "loss_vs_r.png"))
+    written["loss_vs_r.png"] = _png(fig)
     plt.close(fig)
 
     quantities = (("ratio_to_optimum", "trained / L*"), ("stats_diag_mean", "diag mean a"),
@@ -183,23 +184,25 @@ def _figures(rows: Sequence[dict[str, Any]], folder: Path) -> list[str]:
                 ax.text(j, i, f"{value:.3g}", ha="center", va="center", fontsize=7, color="k" if light else "w")
         fig.colorbar(image, ax=ax)
     fig.tight_layout()
-    written.append(_save(fig, folder / "heatmaps.png"))
+    written["heatmaps.png"] = _png(fig)
     plt.close(fig)
     return written
 
 
-def _save(fig, path: Path) -> str:
+def _png(fig) -> bytes:
     stream = io.BytesIO()
     fig.savefig(stream, format="png", dpi=110)
-    write_atomic(path, stream.getvalue())
-    return path.name
+    return stream.getvalue()
 
 
 def write_report(rows: Sequence[dict[str, Any]], meta: dict[str, Any], out: str | os.PathLike) -> list[str]:
-    """Write results.csv, results.json, loss_vs_r.png, heatmaps.png and summary.md to ``out``."""
-    folder = Path(out)
-    write_atomic(folder / "results.csv", _csv_text(rows).encode())
+    """Write RESULT_FILES to ``out`` (``outputs.write_files``: a temp-folder fallback if that fails)."""
     payload = {"meta": meta, "rows": list(rows)}
-    write_atomic(folder / "results.json", json.dumps(payload, indent=1, allow_nan=False, default=float).encode())
-    write_atomic(folder / "summary.md", summary_markdown(rows, meta).encode())
-    return ["results.csv", "results.json", "summary.md", *_figures(rows, folder)]
+    files = {
+        "results.csv": _csv_text(rows).encode(),
+        "results.json": json.dumps(payload, indent=1, allow_nan=False, default=float).encode(),
+        "summary.md": summary_markdown(rows, meta).encode(),
+    }
+    files.update(_figures(rows))
+    write_files(out, files)
+    return list(files)

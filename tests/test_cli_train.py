@@ -80,7 +80,7 @@ def test_bad_input_is_one_line_and_exit_code_2():
         ({"--r": "0.01"}, "gives m = 0 hidden units"),
         ({"--instances": "0"}, "instances (K) = 0"),
         ({"--device": "tpu"}, "device = 'tpu' is unknown"),
-        ({"--resume": None}, "--resume needs --out"),
+        ({"--resume": None}, "--resume needs the run folder"),
         ({"--steps": "0"}, "steps = 0"),
         ({"--kernel": "fused"}, "kernel = 'fused' is unknown"),
     ],

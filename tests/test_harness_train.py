@@ -344,9 +344,9 @@ def test_resume_after_an_interruption_gives_bitwise_the_same_weights(tmp_path, m
     uninterrupted = train(config, device="cpu", progress=False)
     real_save = state_module.save_state
 
-    def save_then_crash_at_200(out, cfg, state, device):
-        real_save(out, cfg, state, device)
-        if state.step == 200:
+    def save_then_crash_at_200(out, cfg, state, device, folder=None):
+        real_save(out, cfg, state, device, folder)
+        if state.step == 200 and folder is None:
             raise _Crash  # the process dies right after the step-200 checkpoint, mid-window
 
     monkeypatch.setattr(trainer, "save_state", save_then_crash_at_200)
@@ -371,8 +371,11 @@ def test_checkpoint_errors(tmp_path):
     train(config, device="cpu", out=tmp_path, progress=False)
     with pytest.raises(ParameterError, match="already holds a checkpoint"):
         train(config, device="cpu", out=tmp_path, progress=False)
-    with pytest.raises(CheckpointError, match="steps = 30, not 31") as info:
-        train(small(steps=31), device="cpu", out=tmp_path, resume=True, progress=False)
+    with pytest.raises(CheckpointError, match="batch_size = 256, not 128") as info:
+        train(small(steps=30, batch_size=128), device="cpu", out=tmp_path, resume=True, progress=False)
+    assert "\n" not in str(info.value)
+    with pytest.raises(CheckpointError, match="valid: steps >= 30") as info:
+        train(small(steps=29), device="cpu", out=tmp_path, resume=True, progress=False)
     assert "\n" not in str(info.value)
     weights = state_module.checkpoint_dir(tmp_path) / "weights.safetensors"
     weights.write_bytes(weights.read_bytes()[:-7] + b"garbage")

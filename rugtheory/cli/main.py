@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from ..errors import ParameterError
 from ..parameters import BIAS, DIAG, FEATURE_PROBABILITY, PRECISION, RATIO, SAMPLES, SIGMA, Parameter
+from ..signals import Interrupted
 from . import bounds, compare, report, scaling
 from .arguments import integer as _integer
 from .arguments import number as _number
@@ -181,6 +182,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ParameterError as error:
         sys.stderr.write(f"rugtheory {args.command}: error: {str(error).splitlines()[0]}\n")
         return 2
+    except Interrupted as stop:  # a run that saved its state on SIGINT / SIGTERM
+        sys.stderr.write(f"\nrugtheory {args.command}: {stop}\n")
+        return stop.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write(f"\nrugtheory {args.command}: interrupted (SIGINT)\n")
+        return 130
     except BrokenPipeError:  # e.g. `rugtheory report | head`
         import os
 

@@ -1,16 +1,24 @@
-"""`rugtheory train`: train K toy models at once with the torch harness, then measure them (issue 4).
+"""`rugtheory train`: train K toy models at once with the torch harness, then measure them.
 
     rugtheory train --n N --p P --r R [--instances K] [--steps S] [--seed S] [--device auto|cpu|cuda]
         [--batch-size B] [--lr LR] [--bias-lr LR] [--tied] [--tf32] [--kernel dense|sparse] [--samples M]
-        [--exact-rows K] [--checkpoint-every C] [--out DIR] [--resume] [--no-progress] [--json]
+        [--exact-rows K] [--checkpoint-seconds T] [--checkpoint-every C] [--out DIR] [--force]
+        [--no-progress] [--json]
+    rugtheory train --resume DIR [--steps S] [...]
 
 Instance k has init seed S + k; the data stream has seed S (``rugtheory.harness.TrainConfig``).
 m = round(r n), and the reported r is m / n. Each trained instance is measured by
 ``rugtheory.measure.measure_model`` on fresh numpy data seeded with the instance's seed (a
 generator unrelated to the torch training stream), and its loss is decomposed
-(``rugtheory.measure.decompose``: exact loss, non-Gaussian gap, suboptimal-statistics gap). ``--out`` keeps the run's checkpoint
-(``DIR/checkpoint``) and the printed JSON (``DIR/results.json``), both written atomically;
-``--resume`` continues the run in ``DIR``. Nothing here imports torch until the command runs.
+(``rugtheory.measure.decompose``: exact loss, non-Gaussian gap, suboptimal-statistics gap).
+
+``--out DIR`` keeps the run's checkpoint (``DIR/checkpoint``, written when training starts,
+every 60 s of training by default, on SIGINT/SIGTERM and at the end) and the printed JSON
+(``DIR/results.json``), all written atomically. The folder is checked before training: an
+unwritable path, or an earlier run without ``--resume`` or ``--force``, is a one-line error.
+``--resume DIR`` continues the run in DIR with the settings saved there; ``--steps`` larger than
+the saved run's extends it (``rugtheory.harness.train``). Nothing here imports torch until the
+command runs.
 """
 
 from __future__ import annotations
@@ -31,49 +39,112 @@ def add_parser(sub: argparse._SubParsersAction, number) -> None:
     from ..parameters import FEATURE_PROBABILITY, N_FEATURES, RATIO
 
     parser = sub.add_parser("train", help="train toy models with the torch harness and measure them")
-    parser.add_argument("--n", type=integer(N_FEATURES), required=True, help=f"number of features, {N_FEATURES.domain_text()}")
-    parser.add_argument("--p", type=number(FEATURE_PROBABILITY), required=True,
-                        help=f"feature probability, {FEATURE_PROBABILITY.domain_text()}")
-    parser.add_argument("--r", type=number(RATIO), required=True, help=f"ratio m/n, {RATIO.domain_text()}; m = round(r n)")
-    parser.add_argument("--instances", type=count, default=1, help="models trained at once, seeds S..S+K-1 (default 1)")
-    parser.add_argument("--steps", type=count, default=None, help="at most this many Adam steps (default 20000)")
-    parser.add_argument("--seed", type=count, default=0, help="run seed S (default 0)")
+    need = " (required unless --resume)"
+    parser.add_argument("--n", type=integer(N_FEATURES), help=f"number of features, {N_FEATURES.domain_text()}{need}")
+    parser.add_argument("--p", type=number(FEATURE_PROBABILITY),
+                        help=f"feature probability, {FEATURE_PROBABILITY.domain_text()}{need}")
+    parser.add_argument("--r", type=number(RATIO), help=f"ratio m/n, {RATIO.domain_text()}; m = round(r n){need}")
+    parser.add_argument("--instances", type=count, help="models trained at once, seeds S..S+K-1 (default 1)")
+    parser.add_argument("--steps", type=count, default=None,
+                        help="at most this many Adam steps (default 20000); with --resume, more steps extend the run")
+    parser.add_argument("--seed", type=count, help="run seed S (default 0)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     parser.add_argument("--batch-size", type=count, default=None, help="samples per instance per step (default 1024)")
     parser.add_argument("--lr", type=float, default=None, help="peak Adam rate of the weights (default 3e-2/sqrt(n))")
     parser.add_argument("--bias-lr", type=float, default=None, help="peak Adam rate of the bias (default 1e-4)")
-    parser.add_argument("--tied", action="store_true", help="tie W_out = W_in^T")
-    parser.add_argument("--tf32", action="store_true", help="TF32 matmuls (CUDA only)")
-    parser.add_argument("--kernel", default="dense", help="training step: dense or sparse (faster at small p)")
+    parser.add_argument("--tied", action="store_true", default=None, help="tie W_out = W_in^T")
+    parser.add_argument("--tf32", action="store_true", default=None, help="TF32 matmuls (CUDA only)")
+    parser.add_argument("--kernel", default=None, help="training step: dense (default) or sparse (faster at small p)")
     parser.add_argument("--samples", type=count, default=None, help="Monte Carlo samples of the measurement")
     parser.add_argument("--exact-rows", type=count, default=None,
                         help="rows of the exact loss (default: all up to n = 1024, else 256 at random; 0: skip it)")
-    parser.add_argument("--checkpoint-every", type=count, default=None, help="steps between checkpoints in --out")
+    parser.add_argument("--checkpoint-seconds", type=float, default=None,
+                        help="seconds of training between checkpoints in --out (default 60; 0: none by time)")
+    parser.add_argument("--checkpoint-every", type=count, default=None,
+                        help="also checkpoint every this many steps (default: by time only)")
     parser.add_argument("--out", metavar="DIR", help="write the checkpoint and results.json to DIR")
-    parser.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    parser.add_argument("--resume", nargs="?", const=True, default=None, metavar="DIR",
+                        help="continue the run saved in DIR (or in --out); its settings are read from the checkpoint")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing run in --out")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     parser.add_argument("--json", action="store_true", help="print JSON (an object, or a list for K > 1)")
     parser.set_defaults(run_train=run)
 
 
+# The options that describe the run (not how it is saved or measured), and their TrainConfig fields.
+_RUN_OPTIONS = {"batch_size": "batch_size", "lr": "lr", "bias_lr": "bias_lr", "tied": "tied", "tf32": "tf32",
+                "kernel": "kernel"}
+
+
+def _out_dir(args: argparse.Namespace) -> str | None:
+    """The run folder: ``--resume DIR``, else ``--out``; ParameterError if they disagree."""
+    from ..errors import ParameterError
+
+    if isinstance(args.resume, str):
+        if args.out is not None and Path(args.out) != Path(args.resume):
+            raise ParameterError(f"--resume {args.resume!r} and --out {args.out!r} differ; valid: one run folder")
+        return args.resume
+    if args.resume and args.out is None:
+        raise ParameterError("--resume needs the run folder: --resume DIR (or --out DIR --resume)")
+    return args.out
+
+
+def _saving(args: argparse.Namespace) -> dict:
+    chosen = {"checkpoint_every": args.checkpoint_every, "checkpoint_seconds": args.checkpoint_seconds}
+    return {key: value for key, value in chosen.items() if value is not None}
+
+
 def _config(args: argparse.Namespace, harness):
+    """The TrainConfig of a new run, from the arguments."""
     from ..errors import ParameterError
     from ..parameters import Parameter
 
-    instances = Parameter("instances", "K", "models trained at once", 1, math.inf, integer=True).validate(args.instances)
+    missing = [f"--{name}" for name in ("n", "p", "r") if getattr(args, name) is None]
+    if missing:
+        raise ParameterError(f"the arguments {', '.join(missing)} are required (unless --resume DIR continues a run)")
+    instances = Parameter("instances", "K", "models trained at once", 1, math.inf, integer=True).validate(
+        1 if args.instances is None else args.instances)
+    seed = 0 if args.seed is None else args.seed
     m = harness.hidden_size(args.n, args.r)
-    options = {
-        "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "bias_lr": args.bias_lr,
-        "checkpoint_every": args.checkpoint_every,
-    }
+    options = {field: getattr(args, option) for option, field in _RUN_OPTIONS.items()}
     options = {key: value for key, value in options.items() if value is not None}
-    if args.resume and args.out is None:
-        raise ParameterError("--resume needs --out DIR, the directory of the run to continue")
+    if args.steps is not None:
+        options["steps"] = args.steps
     return harness.TrainConfig(
         n_features=args.n, n_hidden=m, feature_probability=args.p,
-        seed=tuple(args.seed + k for k in range(instances)), data_seed=args.seed,
-        tied=args.tied, tf32=args.tf32, kernel=args.kernel, **options,
+        seed=tuple(seed + k for k in range(instances)), data_seed=seed, **options, **_saving(args),
     )
+
+
+def _resumed_config(args: argparse.Namespace, harness, folder: str):
+    """The saved run's TrainConfig, with ``--steps`` and the saving options applied.
+
+    Any other option given must agree with the saved run (ParameterError naming it otherwise).
+    """
+    import dataclasses
+
+    from ..errors import ParameterError
+
+    config = harness.load_config(folder)
+    given = {
+        "--n": (args.n, config.n_features),
+        "--p": (args.p, config.feature_probability[0] if len(set(config.feature_probability)) == 1 else None),
+        "--r": (None if args.r is None or args.n is None else harness.hidden_size(args.n, args.r), config.n_hidden),
+        "--instances": (args.instances, config.instances),
+        "--seed": (args.seed, config.seed[0]),
+        **{f"--{option.replace('_', '-')}": (getattr(args, option), getattr(config, field))
+           for option, field in _RUN_OPTIONS.items()},
+    }
+    for flag, (value, saved) in given.items():
+        if value is not None and value != saved:
+            raise ParameterError(f"{flag} {value!r} differs from the run in {folder!r} ({saved!r}); "
+                                 "valid: leave it out, --resume reads it from the checkpoint")
+    if args.r is not None and args.n is None and harness.hidden_size(config.n_features, args.r) != config.n_hidden:
+        raise ParameterError(f"--r {args.r!r} differs from the run in {folder!r} (m = {config.n_hidden}); valid: leave it out")
+    changes = dict(_saving(args), **({} if args.steps is None else {"steps": args.steps}))
+    if args.steps is not None and args.steps < config.steps:
+        raise ParameterError(f"--steps {args.steps} is below the run's {config.steps}; valid: --steps >= {config.steps}")
+    return dataclasses.replace(config, **changes)
 
 
 def _exact_rows(rows: int | None, n: int) -> int | None:
@@ -154,32 +225,43 @@ def _decomposition_lines(part: dict | None) -> list[str]:
 
 
 def run(args: argparse.Namespace, emit) -> None:
-    """Train, measure each instance, save results.json in --out, and print the report."""
-    from ..checkpoint import CheckpointError, write_atomic
+    """Train, measure each instance, print the report and save results.json in the run folder."""
     from ..errors import ParameterError
+    from ..outputs import preflight, write_files
     from ..parameters import FEATURE_PROBABILITY, N_FEATURES, RATIO
+    from ..signals import Interrupted
 
-    N_FEATURES.validate(args.n), FEATURE_PROBABILITY.validate(args.p), RATIO.validate(args.r)  # before torch
+    for parameter, value in ((N_FEATURES, args.n), (FEATURE_PROBABILITY, args.p), (RATIO, args.r)):
+        if value is not None:
+            parameter.validate(value)  # before torch is imported
+    folder = _out_dir(args)
+    resume = bool(args.resume)
+    if resume and args.force:
+        raise ParameterError("--resume and --force exclude each other; valid: one of them")
+    if folder is not None:
+        preflight(folder, existing=("checkpoint", "results.json"), resume=resume, force=args.force)
     try:
         from .. import harness
     except ImportError as error:  # the torch extra is missing: one line, exit code 2
         raise ParameterError(str(error)) from None
     from ..measure import measure_model
 
-    config = _config(args, harness)
+    config = _resumed_config(args, harness, folder) if resume else _config(args, harness)
     exact_rows = _exact_rows(args.exact_rows, config.n_features)
     device = harness.resolve_device(args.device)
-    result = harness.train(config, device=device, out=args.out, resume=args.resume, progress=not args.no_progress)
+    try:
+        result = harness.train(config, device=device, out=folder, resume=resume, progress=not args.no_progress,
+                               overwrite=args.force)
+    except Interrupted as stop:
+        raise Interrupted(f"{stop}; resume with: rugtheory train --resume {folder}" if folder else str(stop),
+                          stop.signum, stop.step, stop.checkpoint) from None
     data = []
     for k, p in enumerate(config.feature_probability):
         measurement = measure_model(result.W[k], result.b[k], p, config.ratio, samples=args.samples,
                                     seed=config.seed[k], exact_rows=exact_rows)
         data.append(payload(result, k, measurement))
     printed = data[0] if len(data) == 1 else data
-    if args.out is not None:
-        try:
-            write_atomic(Path(args.out) / "results.json", json.dumps(printed, indent=2, allow_nan=False).encode())
-        except OSError as error:
-            raise CheckpointError(f"--out {args.out!r} cannot be written ({error.strerror or error})") from None
     emit(printed, args.json, text(data))
     sys.stdout.flush()
+    if folder is not None:
+        write_files(folder, {"results.json": json.dumps(printed, indent=2, allow_nan=False).encode()})

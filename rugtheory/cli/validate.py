@@ -1,11 +1,13 @@
-"""`rugtheory validate`: train a (p, r) grid in batches, measure it, write the run's files (issue 4).
+"""`rugtheory validate`: train a (p, r) grid in batches, measure it, write the run's files.
 
     rugtheory validate --n N --p-grid P [P ...] --r-grid R [R ...] [--seeds S ...] [--device ...]
         [--steps S] [--batch-size B] [--kernel dense|sparse] [--samples M] [--exact-rows K] --out DIR [--resume] [--json]
 
 Writes DIR/results.csv, results.json, summary.md, loss_vs_r.png and heatmaps.png
 (``rugtheory.gridreport``), each with the command, seeds, device, machine and wall time.
-Training checkpoints live in DIR/runs; ``--resume`` continues an interrupted grid.
+Training checkpoints live in DIR/runs; ``--resume`` continues an interrupted grid (the same
+command plus ``--resume``). DIR is checked before any training: an unwritable path, or the
+results of an earlier run without ``--resume`` or ``--force``, is a one-line error.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ def add_parser(sub: argparse._SubParsersAction, number) -> None:
                         help="rows of each exact loss (default: all up to n = 1024, else 256 at random; 0: skip it)")
     parser.add_argument("--out", metavar="DIR", required=True, help="directory for the run's files")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run in DIR")
+    parser.add_argument("--force", action="store_true", help="overwrite the results of an earlier run in DIR")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     parser.set_defaults(run_validate=run)
@@ -48,8 +51,10 @@ def add_parser(sub: argparse._SubParsersAction, number) -> None:
 def run(args: argparse.Namespace, emit) -> None:
     """Train, measure and write the files; print the summary (or the rows as JSON)."""
     from ..errors import ParameterError
-    from ..gridreport import write_report
+    from ..gridreport import RESULT_FILES, write_report
+    from ..outputs import preflight
     from ..parameters import N_FEATURES
+    from ..signals import Interrupted
 
     try:
         import torch
@@ -63,9 +68,18 @@ def run(args: argparse.Namespace, emit) -> None:
     chosen = (("steps", args.steps), ("batch_size", args.batch_size), ("kernel", args.kernel))
     options = {key: value for key, value in chosen if value is not None}
     started = time.perf_counter()
-    rows = grid_rows(n, args.p_grid, args.r_grid, seeds=args.seeds, device=args.device, out=args.out,
-                     resume=args.resume, samples=args.samples, exact_rows=args.exact_rows,
-                     progress=not args.no_progress, **options)
+    if args.resume and args.force:
+        raise ParameterError("--resume and --force exclude each other; valid: one of them")
+    preflight(args.out, existing=RESULT_FILES + ("runs",), resume=args.resume, force=args.force)
+    try:
+        rows = grid_rows(n, args.p_grid, args.r_grid, seeds=args.seeds, device=args.device, out=args.out,
+                         resume=args.resume, samples=args.samples, exact_rows=args.exact_rows,
+                         progress=not args.no_progress, overwrite=args.force, **options)
+    except Interrupted as stop:
+        again = [token for token in sys.argv[1:] if token != "--force"] if sys.argv[1:] else ["validate", "..."]
+        command = shlex.join(["rugtheory", *again, *([] if "--resume" in again else ["--resume"])])
+        raise Interrupted(f"{stop}; finished groups are kept; resume with: {command}", stop.signum, stop.step,
+                          stop.checkpoint) from None
     meta = {
         "n": n, "command": "rugtheory " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "rugtheory validate",
         "device": rows[0]["device"], "seeds": list(args.seeds), "seconds": time.perf_counter() - started,

@@ -1,4 +1,4 @@
-"""The torch harness: train many toy models at once on CPU or CUDA (issue 4).
+"""The torch harness: train many toy models at once on CPU or CUDA.
 
 torch is the optional extra ``rugtheory[torch]``; importing this package without it raises one
 ImportError line that says how to install it. Nothing in the core imports this package.
@@ -19,6 +19,7 @@ except ImportError:  # pragma: no cover - exercised only on installs without the
 
 from .config import InstanceGroup, TrainConfig, group_by_hidden, hidden_size
 from .device import DEVICE_NAMES, resolve_device
+from .state import load_config
 from .train import TrainResult, train
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "TrainResult",
     "group_by_hidden",
     "hidden_size",
+    "load_config",
     "resolve_device",
     "train",
 ]

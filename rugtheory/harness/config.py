@@ -19,9 +19,11 @@ from ..parameters import FEATURE_PROBABILITY, N_FEATURES, RATIO, Parameter, chec
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_BIAS_LR",
+    "DEFAULT_CHECKPOINT_SECONDS",
     "DEFAULT_STEPS",
     "DTYPES",
     "KERNELS",
+    "SAVING_FIELDS",
     "SCHEDULES",
     "InstanceGroup",
     "TrainConfig",
@@ -35,6 +37,9 @@ DEFAULT_STEPS = 20_000
 DEFAULT_BATCH_SIZE = 1024
 DEFAULT_LR_SCALE = 3e-2  # weights: lr = DEFAULT_LR_SCALE / sqrt(n)
 DEFAULT_BIAS_LR = 1e-4  # the bias b: an absolute rate, the same at every n
+DEFAULT_CHECKPOINT_SECONDS = 60.0  # a kill loses at most this much training
+# Fields that say how a run is saved, not what it computes: a resumed run may change them.
+SAVING_FIELDS = ("checkpoint_every", "checkpoint_seconds")
 DTYPES = ("float32", "float64")
 SCHEDULES = ("wsd", "constant")
 KERNELS = ("dense", "sparse")
@@ -61,8 +66,12 @@ FINAL_LR_FRACTION = Parameter(
 ADAM_BETA = Parameter("adam_beta", "beta", "Adam moment decay", 0.0, 1.0, upper_open=True)
 ADAM_EPS = Parameter("adam_eps", "eps", "Adam denominator offset", 0.0, math.inf, lower_open=True, upper_open=True)
 CHECKPOINT_EVERY = Parameter(
-    "checkpoint_every", "checkpoint_every", "steps between checkpoints (0: only at the end)", 0, math.inf,
+    "checkpoint_every", "checkpoint_every", "steps between checkpoints (0: none by step count)", 0, math.inf,
     integer=True,
+)
+CHECKPOINT_SECONDS = Parameter(
+    "checkpoint_seconds", "checkpoint_seconds", "seconds of training between checkpoints (0: none by time)", 0.0,
+    math.inf, upper_open=True,
 )
 LOG_EVERY = Parameter("log_every", "log_every", "steps between reads of the loss", 1, math.inf, integer=True)
 PATIENCE = Parameter(
@@ -168,6 +177,12 @@ class TrainConfig:
     instance has stalled during the stable phase, the decay starts at once and the run ends D
     steps later, so an early stop still anneals. ``patience=0`` never stops early.
 
+    Saving (``train(..., out=DIR)``): a checkpoint when the run starts, then every
+    ``checkpoint_seconds`` of training (default 60) and, on request, every ``checkpoint_every``
+    steps, one at the start of the decay (the stable-phase checkpoint that a longer run
+    continues from) and one at the end. These two fields (``SAVING_FIELDS``) may change when a
+    run is resumed; ``steps`` may grow (see ``train``).
+
     >>> TrainConfig(n_features=64, n_hidden=16, feature_probability=[0.01, 0.1], seed=0).seed
     (0, 0)
     """
@@ -193,6 +208,7 @@ class TrainConfig:
     dtype: str = "float32"
     kernel: str = "dense"
     checkpoint_every: int = 0
+    checkpoint_seconds: float = DEFAULT_CHECKPOINT_SECONDS
     log_every: int = 50
     patience: int = 2_500
     rel_tol: float = 1e-3
@@ -231,7 +247,7 @@ class TrainConfig:
             (WARMUP_FRACTION, "warmup_fraction"), (DECAY_FRACTION, "decay_fraction"),
             (FINAL_LR_FRACTION, "final_lr_fraction"),
             (ADAM_BETA, "adam_beta1"), (ADAM_BETA, "adam_beta2"), (ADAM_EPS, "adam_eps"), (REL_TOL, "rel_tol"),
-            (SMOOTHING, "smoothing"),
+            (SMOOTHING, "smoothing"), (CHECKPOINT_SECONDS, "checkpoint_seconds"),
         ):
             put(name, float(_check(parameter, getattr(self, name), name)))
         if self.warmup_fraction + self.decay_fraction > 1.0:

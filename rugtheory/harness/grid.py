@@ -1,4 +1,4 @@
-"""Train a (p, r) grid of toy models in batches and hold each against the theory (issue 4, validation).
+"""Train a (p, r) grid of toy models in batches and hold each against the theory.
 
 Instances with the same m = round(r n) are trained together in one tensor program
 (``group_by_hidden``); each group runs in ``out/runs/m<m>`` with its own checkpoint, so an
@@ -23,9 +23,7 @@ from .config import group_by_hidden
 from .state import has_checkpoint
 from .train import train
 
-__all__ = ["CHECKPOINT_EVERY", "grid_rows"]
-
-CHECKPOINT_EVERY = 1000  # steps between a group's checkpoints when the grid has an out directory
+__all__ = ["grid_rows"]
 
 
 def _flat(prefix: str, record: dict[str, Any]) -> dict[str, Any]:
@@ -96,33 +94,37 @@ def _measure_group(group, config, result, r_of: dict[int, float], samples, seed_
 def grid_rows(
     n: int, p_grid: Sequence[float], r_grid: Sequence[float], seeds: Sequence[int] = (0,),
     device: str = "auto", out: str | os.PathLike | None = None, resume: bool = False,
-    samples: int | None = None, exact_rows: int | None = None, progress: bool = True, **options: Any,
+    samples: int | None = None, exact_rows: int | None = None, progress: bool = True, overwrite: bool = False,
+    **options: Any,
 ) -> list[dict[str, Any]]:
     """Train every (p, r, seed) of the grid at n features and measure it; one dict per instance.
 
     ``options`` are further ``TrainConfig`` fields (steps, batch_size, lr, ...). The measurement
     seed is the instance seed plus 10^6, a stream apart from the training seeds; ``exact_rows`` is
     passed to ``measure_model`` (None: its default rows; 0: no exact loss and decomposition). With ``out``,
-    each group checkpoints in ``out/runs/m<m>`` every CHECKPOINT_EVERY steps; ``resume=True`` continues or reuses them.
+    each group checkpoints in ``out/runs/m<m>`` (``train``'s schedule: every 60 s of training by
+    default); ``resume=True`` continues or reuses them, ``overwrite=True`` trains every group afresh.
+    SIGINT / SIGTERM stop the group in training after saving it (``rugtheory.signals.Interrupted``).
     """
     triples = [(p, r, s) for p in p_grid for r in r_grid for s in seeds]
     if not triples:
         raise ParameterError("p_grid, r_grid and seeds must each hold at least one value")
     r_of = {index: r for index, (_, r, _) in enumerate(triples)}
-    if out is not None:
-        options.setdefault("checkpoint_every", CHECKPOINT_EVERY)
     rows: list[dict[str, Any]] = []
     for group in group_by_hidden(n, triples):
         config = group.config(n, **options)
         folder = None if out is None else Path(out) / "runs" / f"m{group.n_hidden}"
         cached = folder / "measured.json" if folder is not None else None
         if cached is not None and resume and cached.is_file():
-            record = json.loads(cached.read_text())
-            if record.get("config") == config.to_dict() and record.get("measure") == [samples, exact_rows]:
+            try:
+                record = json.loads(cached.read_text())
+            except (OSError, ValueError):  # unreadable: measure the group again
+                record = {}
+            if isinstance(record, dict) and record.get("config") == config.to_dict() and record.get("measure") == [samples, exact_rows]:
                 rows += record["rows"]
                 continue
         again = resume and folder is not None and has_checkpoint(folder)
-        result = train(config, device=device, out=folder, resume=again, progress=progress)
+        result = train(config, device=device, out=folder, resume=again, progress=progress, overwrite=overwrite)
         group_rows = _measure_group(group, config, result, r_of, samples, 10**6, exact_rows)
         if cached is not None:
             payload = {"config": config.to_dict(), "measure": [samples, exact_rows], "rows": group_rows}

@@ -9,6 +9,7 @@ continuing gives bitwise the same weights as a run that was never interrupted (s
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,11 @@ import numpy as np
 import torch
 
 from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .config import TrainConfig
+from .config import SAVING_FIELDS, TrainConfig
 
-__all__ = ["FORMAT", "RunState", "checkpoint_dir", "has_checkpoint", "load_state", "save_state"]
+__all__ = [
+    "FORMAT", "RunState", "checkpoint_dir", "has_checkpoint", "load_config", "load_state", "save_state", "stable_dir",
+]
 
 FORMAT = "rugtheory.harness.train/1"
 
@@ -53,17 +56,36 @@ def checkpoint_dir(out: str | os.PathLike) -> Path:
     return Path(out) / "checkpoint"
 
 
+def stable_dir(out: str | os.PathLike) -> Path:
+    """The stable-phase checkpoint, saved when the decay starts: ``out/checkpoint_stable``."""
+    return Path(out) / "checkpoint_stable"
+
+
 def has_checkpoint(out: str | os.PathLike) -> bool:
     folder = checkpoint_dir(out)
     return (folder / "config.json").exists() or (folder / "weights.safetensors").exists()
+
+
+def load_config(out: str | os.PathLike) -> TrainConfig:
+    """The TrainConfig of the run saved in ``out`` (CheckpointError if there is none or it is corrupt)."""
+    folder = checkpoint_dir(out)
+    _, meta = load_checkpoint(folder)
+    if meta.get("format") != FORMAT or not isinstance(meta.get("train_config"), dict):
+        raise CheckpointError(f"checkpoint {str(folder)!r} is not a training run ({FORMAT}); valid: a train() output")
+    try:
+        return TrainConfig.from_dict(meta["train_config"])
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"checkpoint {str(folder)!r} has an invalid config ({error})") from None
 
 
 def _numpy(tensor: torch.Tensor) -> np.ndarray:
     return tensor.detach().to("cpu").contiguous().numpy().copy()
 
 
-def save_state(out: str | os.PathLike, config: TrainConfig, state: RunState, device: torch.device) -> None:
-    """Write the run's checkpoint atomically under ``checkpoint_dir(out)``."""
+def save_state(
+    out: str | os.PathLike, config: TrainConfig, state: RunState, device: torch.device, folder: Path | None = None,
+) -> None:
+    """Write the run's checkpoint atomically under ``folder`` (default ``checkpoint_dir(out)``)."""
     arrays: dict[str, np.ndarray] = {name: _numpy(value) for name, value in state.weights.items()}
     for name, value in state.weights.items():
         moments = state.optimizer.state.get(value, {})
@@ -88,8 +110,9 @@ def save_state(out: str | os.PathLike, config: TrainConfig, state: RunState, dev
         "converged": state.converged,
         "device_type": device.type,
         "torch_version": torch.__version__,
+        "written_at": time.time(),
     }
-    save_checkpoint(checkpoint_dir(out), arrays, meta)
+    save_checkpoint(checkpoint_dir(out) if folder is None else folder, arrays, meta)
 
 
 def _mismatch(meta: dict[str, Any], config: TrainConfig, folder: Path) -> str | None:
@@ -98,7 +121,7 @@ def _mismatch(meta: dict[str, Any], config: TrainConfig, folder: Path) -> str | 
         return "it has no train_config"
     current = config.to_dict()
     for key in current:
-        if saved.get(key) != current[key]:
+        if key not in SAVING_FIELDS + ("steps",) and saved.get(key) != current[key]:
             return f"it was written for {key} = {saved.get(key)!r}, not {current[key]!r}"
     return None
 
@@ -110,13 +133,15 @@ def load_state(
     weights: dict[str, torch.Tensor],
     optimizer: torch.optim.Adam,
     generator: torch.Generator,
+    folder: Path | None = None,
 ) -> RunState:
-    """Restore the checkpoint in ``out`` into fresh ``weights``, ``optimizer`` and ``generator``.
+    """Restore the checkpoint in ``folder`` (default ``checkpoint_dir(out)``) into fresh
+    ``weights``, ``optimizer`` and ``generator``.
 
-    CheckpointError (one line) if it is missing or corrupt, or was written for another config or
-    another device type.
+    CheckpointError (one line) if it is missing or corrupt, or was written for another config
+    (other than the SAVING_FIELDS and a larger ``steps``) or another device type.
     """
-    folder = checkpoint_dir(out)
+    folder = checkpoint_dir(out) if folder is None else folder
     arrays, meta = load_checkpoint(folder)
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"checkpoint {str(folder)!r} is not a training run ({FORMAT}); valid: a train() output")
@@ -150,8 +175,12 @@ def load_state(
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
         why = (str(error).splitlines() or [type(error).__name__])[0][:100]
         raise CheckpointError(f"checkpoint {str(folder)!r} is incomplete or inconsistent ({why})") from None
-    if not 0 <= state.step <= config.steps:
-        raise CheckpointError(f"checkpoint {str(folder)!r} has step {state.step} outside [0, {config.steps}]")
+    saved_steps = meta["train_config"].get("steps")
+    if not isinstance(saved_steps, int) or saved_steps > config.steps or not 0 <= state.step <= saved_steps:
+        raise CheckpointError(
+            f"cannot resume from {str(folder)!r}: it holds step {state.step} of {saved_steps!r}; "
+            f"valid: steps >= {saved_steps!r} (the run's own length or more)"
+        )
     return state
 
 

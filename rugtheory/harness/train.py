@@ -1,4 +1,4 @@
-"""The batched trainer: K toy models, one tensor program, data drawn on the device (issue 4).
+"""The batched trainer: K toy models, one tensor program, data drawn on the device.
 
 Per step: draw x (K, B, n) with the run's generator, forward all instances, take each instance's
 per-feature MSE, sum them for the backward (so instance k gets exactly its own gradient), and
@@ -14,6 +14,7 @@ count; CPU and CUDA runs agree only to rounding.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from contextlib import contextmanager
@@ -24,11 +25,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..checkpoint import CheckpointError
 from ..errors import ParameterError
+from ..outputs import OutputError, fallback_folder
+from ..signals import Interrupted, stop_signals
 from .config import TrainConfig
 from .device import resolve_device
 from .model import forward, init_weights, instance_loss, sample_features
-from .state import RunState, checkpoint_dir, has_checkpoint, load_state, save_state
+from .state import RunState, checkpoint_dir, has_checkpoint, load_config, load_state, save_state, stable_dir
 
 __all__ = ["TrainResult", "train"]
 
@@ -151,25 +155,44 @@ def train(
     out: str | os.PathLike | None = None,
     resume: bool = False,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> TrainResult:
     """Train the instances of ``config`` (THEORY.md, "Model and loss"); see the module docstring.
 
-    ``out``: a directory for the checkpoint (``out/checkpoint``), written every
-    ``checkpoint_every`` steps and at the end; without it nothing is saved. ``resume=True``
-    continues from the checkpoint in ``out`` (CheckpointError if it is missing, corrupt or for
-    another config); without ``resume`` an existing checkpoint in ``out`` is an error rather than
-    overwritten. ``progress`` shows a tqdm bar on stderr with the current mean loss.
+    ``out``: a folder for the checkpoint ``out/checkpoint``, written when the run starts, every
+    ``config.checkpoint_seconds`` of training, every ``config.checkpoint_every`` steps (when set)
+    and at the end, plus ``out/checkpoint_stable`` when the decay starts. Without ``out`` nothing
+    is saved. ``resume=True`` continues the run saved in ``out`` (CheckpointError if it is
+    missing, corrupt or for another config). Without ``resume`` an existing checkpoint in ``out``
+    is an error, unless ``overwrite=True``, which starts afresh. ``progress`` shows a tqdm bar on
+    stderr with the current mean loss.
+
+    SIGINT and SIGTERM stop the run after the current step: the checkpoint is saved and
+    ``rugtheory.signals.Interrupted`` (a KeyboardInterrupt) is raised. A checkpoint that cannot
+    be written (a full disk) is written to a new folder in the system temp folder instead, and
+    OutputError names it.
+
+    Extending a run: resumed with a larger ``config.steps`` than it was saved with, the run goes
+    on from its last state before the decay (``checkpoint_stable`` once the decay has begun) and
+    decays over the last steps of the longer schedule. The result is bitwise that of a run of
+    the longer length from the start when ``warmup_fraction`` is 0 (the default; a warm-up
+    scales with the length). A run that converged early decays again from the step where it
+    converged, as the longer run would have.
     """
     if not isinstance(config, TrainConfig):
         raise ParameterError(f"config = {type(config).__name__} is not a TrainConfig; valid: a TrainConfig")
-    if not isinstance(resume, bool):
-        raise ParameterError(f"resume = {resume!r} is not a flag; valid: True or False")
+    for name, flag in (("resume", resume), ("overwrite", overwrite)):
+        if not isinstance(flag, bool):
+            raise ParameterError(f"{name} = {flag!r} is not a flag; valid: True or False")
     torch_device = resolve_device(device)
+    if config.tf32 and torch_device.type != "cuda":
+        raise ParameterError(f"tf32 = True needs a CUDA device, not {str(torch_device)!r}; valid: tf32 off on the CPU")
     if resume and out is None:
-        raise ParameterError("resume = True needs out, the directory of the run to continue; valid: a directory")
-    if out is not None and not resume and has_checkpoint(out):
+        raise ParameterError("resume = True needs out, the folder of the run to continue; valid: a folder")
+    if out is not None and not resume and not overwrite and has_checkpoint(out):
         raise ParameterError(
-            f"out = {str(out)!r} already holds a checkpoint ({checkpoint_dir(out)}); valid: resume=True, or another out"
+            f"out = {str(out)!r} already holds a checkpoint ({checkpoint_dir(out)}); "
+            "valid: resume=True to continue it, overwrite=True to start again, or another out"
         )
     dtype = getattr(torch, config.dtype)
     weights = init_weights(config, torch_device, dtype)
@@ -180,40 +203,98 @@ def train(
     optimizer = torch.optim.Adam(groups, lr=config.lr, betas=(config.adam_beta1, config.adam_beta2), eps=config.adam_eps)
     generator = torch.Generator(device=torch_device).manual_seed(config.data_seed)
     if resume:
-        state = load_state(out, config, torch_device, weights, optimizer, generator)
+        state = _resumed_state(config, out, torch_device, weights, optimizer, generator)
     else:
         state = _fresh_state(config, weights, optimizer, generator, torch_device, dtype)
+        if out is not None:
+            shutil.rmtree(stable_dir(out), ignore_errors=True)  # an overwritten run's, if any
+            _save(out, config, state, torch_device)
     with _matmul_precision(torch_device, config.tf32):
         _loop(config, state, torch_device, Path(out) if out is not None else None, progress)
     return _result(config, state, torch_device)
 
 
+def _resumed_state(config: TrainConfig, out, device: torch.device, weights, optimizer, generator) -> RunState:
+    """The state to continue from: the last checkpoint, or the stable-phase one for a longer run."""
+    saved_steps = load_config(out).steps
+    state = load_state(out, config, device, weights, optimizer, generator)
+    if config.steps == saved_steps:
+        return state
+    if state.finished or state.step > state.decay_start:  # the decay had begun: branch off before it
+        if not (stable_dir(out) / "config.json").is_file():
+            raise CheckpointError(
+                f"cannot extend the run in {str(out)!r} to {config.steps} steps: its decay has begun and it has no "
+                f"stable-phase checkpoint ({stable_dir(out)}); valid: steps = {saved_steps}"
+            )
+        state = load_state(out, config, device, weights, optimizer, generator, folder=stable_dir(out))
+    if not state.converged:
+        state.decay_start = config.steps - config.decay_steps
+    state.finished = False
+    return state
+
+
+def _save(out: Path | str, config: TrainConfig, state: RunState, device: torch.device, folder: Path | None = None):
+    """save_state, or, if ``out`` cannot be written, the whole run into a temp folder and OutputError."""
+    try:
+        save_state(out, config, state, device, folder)
+    except OSError as error:
+        why = error.strerror or type(error).__name__
+        try:
+            rescue = fallback_folder(str(out))
+            save_state(rescue, config, state, device)
+        except OSError:
+            raise OutputError(f"checkpoint in {str(out)!r} could not be written ({why}), nor in the temp folder") from None
+        raise OutputError(
+            f"checkpoint in {str(out)!r} could not be written ({why}); training stopped at step {state.step} "
+            f"and is saved in {rescue}, to resume from there"
+        ) from None
+
+
 def _loop(config: TrainConfig, state: RunState, device: torch.device, out: Path | None, progress: bool) -> None:
     probability = torch.tensor(config.feature_probability, device=device, dtype=state.window_sum.dtype)
     bar = _open_bar(config, state, progress)
-    started = time.perf_counter()
+    started = last_save = time.perf_counter()
     elapsed_before = state.seconds
     try:
-        while not state.finished:
-            if state.step >= state.end_step(config):
-                _read_window(config, state)
-                state.finished = True
-            else:
-                _step(config, state, probability)
-                if state.step % config.log_every == 0:
+        with stop_signals() as stop:
+            while not state.finished:
+                if out is not None and state.step == state.decay_start:
+                    _save(out, config, state, device, stable_dir(out))
+                if state.step >= state.end_step(config):
                     _read_window(config, state)
-                    if bar is not None:
-                        bar.update(state.step - bar.n)
-                        bar.set_postfix(loss=f"{float(np.mean(state.last_loss)):.4g}", refresh=False)
-            state.seconds = elapsed_before + time.perf_counter() - started
-            if out is not None and (
-                state.finished or (config.checkpoint_every and state.step % config.checkpoint_every == 0)
-            ):
-                save_state(out, config, state, device)
+                    state.finished = True
+                else:
+                    _step(config, state, probability)
+                    if state.step % config.log_every == 0:
+                        _read_window(config, state)
+                        if bar is not None:
+                            bar.update(state.step - bar.n)
+                            bar.set_postfix(loss=f"{float(np.mean(state.last_loss)):.4g}", refresh=False)
+                now = time.perf_counter()
+                state.seconds = elapsed_before + now - started
+                due = state.finished or stop.signum is not None or (
+                    config.checkpoint_every and state.step % config.checkpoint_every == 0) or (
+                    config.checkpoint_seconds and now - last_save >= config.checkpoint_seconds)
+                if out is not None and due:
+                    _save(out, config, state, device)
+                    last_save = now
+                if stop.signum is not None and not state.finished:
+                    raise _interrupted(stop.signum, state, config, out)
     finally:
         if bar is not None:
             bar.update(state.step - bar.n)
             bar.close()
+
+
+def _interrupted(signum: int, state: RunState, config: TrainConfig, out: Path | None) -> Interrupted:
+    import signal
+
+    where = f"saved in {checkpoint_dir(out)}" if out is not None else "not saved (no out folder)"
+    return Interrupted(
+        f"training stopped by {signal.Signals(signum).name} at step {state.step} of {state.end_step(config)}; "
+        f"the run is {where}",
+        signum, step=state.step, checkpoint=None if out is None else str(checkpoint_dir(out)),
+    )
 
 
 def _step(config: TrainConfig, state: RunState, probability: torch.Tensor) -> None:
