@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import ParameterError
 
-__all__ = ["png_bytes", "rug_png"]
+__all__ = ["png_bytes", "require_matplotlib", "rug_png"]
 
 
 ZOOM = 256  # matrices larger than 2 * ZOOM get a second panel with their leading ZOOM x ZOOM block
@@ -31,6 +31,20 @@ def _colour_limit(W: np.ndarray) -> float:
     return limit if limit > 0.0 else max(float(np.abs(W).max()), 1.0)
 
 
+def require_matplotlib(purpose: str = "drawing a picture") -> None:
+    """Import matplotlib's Agg canvas, or raise ModuleNotFoundError in one line naming the extra.
+
+    Cheap once matplotlib is imported, so a command calls it before a long computation.
+    """
+    try:
+        import matplotlib.backends.backend_agg
+        import matplotlib.figure  # noqa: F401
+    except ImportError:
+        raise ModuleNotFoundError(
+            f"{purpose} needs matplotlib, in the torch extra: pip install 'rugtheory[torch]'", name="matplotlib"
+        ) from None
+
+
 def png_bytes(W: Any, title: str | None = None, vmax: float | None = None, dpi: int = 150) -> bytes:
     """A PNG image of W as bytes: a diverging colour map (RdBu_r) centred at 0.
 
@@ -39,11 +53,9 @@ def png_bytes(W: Any, title: str | None = None, vmax: float | None = None, dpi: 
     A matrix larger than 2 ZOOM (512) is shrunk to the figure's pixels by averaging colours, which
     blurs the pattern, so a second panel shows its leading ZOOM x ZOOM block entry by entry.
     """
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ModuleNotFoundError("drawing W needs matplotlib, which is not installed") from None
+    require_matplotlib("drawing W")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     matrix = np.asarray(W, dtype=float)
     if matrix.ndim != 2 or not np.all(np.isfinite(matrix)):

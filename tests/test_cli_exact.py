@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import numpy as np
@@ -51,6 +52,7 @@ def test_row_subsample(tmp_path, capsys):
 
 
 def test_safetensors_with_w_in_w_out_b(tmp_path, capsys):
+    pytest.importorskip("safetensors", reason="safetensors files need the torch extra: pip install 'rugtheory[torch]'")
     from safetensors.numpy import save_file
 
     rng = np.random.default_rng(1)
@@ -63,6 +65,7 @@ def test_safetensors_with_w_in_w_out_b(tmp_path, capsys):
 
 
 def test_harness_checkpoint_with_instances(tmp_path, capsys):
+    pytest.importorskip("torch", reason="rugtheory train needs the torch extra: pip install 'rugtheory[torch]'")
     out_dir = tmp_path / "run"
     code, _, _ = _run(capsys, "train", "--n", "8", "--p", "0.2", "--r", "0.5", "--instances", "2", "--steps", "30",
                       "--device", "cpu", "--samples", "2000", "--out", str(out_dir), "--no-progress", "--json")
@@ -85,6 +88,7 @@ def test_harness_checkpoint_with_instances(tmp_path, capsys):
 
 
 def test_saved_rug(tmp_path, capsys):
+    pytest.importorskip("safetensors", reason="rug --out needs the torch extra: pip install 'rugtheory[torch]'")
     from rugtheory.weights.rug_model import load_rug
 
     folder = tmp_path / "rug"
@@ -121,7 +125,9 @@ def _bad_files(tmp_path) -> dict[str, str]:
     ("missing", (), "does not exist"),
     ("empty_dir", (), "holds no"),
     ("corrupt", (), "cannot be read"),
-    ("corrupt_st", (), "cannot be read"),
+    pytest.param("corrupt_st", (), "cannot be read", marks=pytest.mark.skipif(
+        importlib.util.find_spec("safetensors") is None,
+        reason="reading safetensors needs the torch extra: pip install 'rugtheory[torch]'")),
     ("text", (), "unknown type"),
     ("names", (), "has no W and b"),
     ("nan", (), "NaN"),

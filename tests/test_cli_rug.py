@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -15,6 +16,10 @@ from rugtheory.cli.rug import DEFAULT_P
 from rugtheory.optimum import solve
 from rugtheory.weights import load_rug
 
+SAVING = "saving and loading a rug needs safetensors, in the torch extra: pip install 'rugtheory[torch]'"
+DRAWING = "--png needs matplotlib, in the torch extra: pip install 'rugtheory[torch]'"
+NEEDS_SAFETENSORS = pytest.mark.skipif(importlib.util.find_spec("safetensors") is None, reason=SAVING)
+NEEDS_MATPLOTLIB = pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None, reason=DRAWING)
 CONTRACT = {
     "n", "m", "r", "p", "diag", "offdiag_power", "a", "bias", "loss_measured", "loss_measured_se",
     "loss_meanfield_optimum",
@@ -26,6 +31,8 @@ def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
 
 
+@NEEDS_SAFETENSORS
+@NEEDS_MATPLOTLIB
 def test_json_has_the_contract_keys_and_consistent_values(tmp_path):
     png = tmp_path / "rug.png"
     out = run("--n", "64", "--r", "0.3", "--samples", "20000", "--png", str(png), "--out", str(tmp_path / "model"), "--json")
@@ -45,6 +52,7 @@ def test_json_has_the_contract_keys_and_consistent_values(tmp_path):
     np.testing.assert_array_equal(load_rug(tmp_path / "model").W.diagonal(), data["a"])
 
 
+@NEEDS_SAFETENSORS
 def test_text_report_and_reload_give_the_same_measurement(tmp_path, capsys):
     assert main(["rug", "--n", "32", "--r", "0.5", "--p", "0.05", "--samples", "5000", "--out", str(tmp_path)]) == 0
     text = capsys.readouterr().out
@@ -79,8 +87,8 @@ def test_bad_input_exits_2_with_one_line_in_a_subprocess():
         (["--n", "64", "--r", "0.5", "--samples", "5"], "samples"),
         (["--n", "64", "--r", "0.5", "--seed", "-1"], "seed"),
         (["--n", "64"], "--r required"),
-        (["--load", "/nonexistent/rug"], "missing"),
-        (["--n", "64", "--r", "0.5", "--png", "/proc/rug.png"], "png path"),
+        pytest.param(["--load", "/nonexistent/rug"], "missing", marks=NEEDS_SAFETENSORS),
+        pytest.param(["--n", "64", "--r", "0.5", "--png", "/proc/rug.png"], "png path", marks=NEEDS_MATPLOTLIB),
         (["--n", "64", "--r", "0.5", "--out", "/proc/rug"], "--out"),
     ],
 )
@@ -94,6 +102,7 @@ def test_bad_input_exits_2_with_one_line(args, fragment, capsys):
     assert fragment in captured.err
 
 
+@NEEDS_SAFETENSORS
 def test_corrupt_saved_model_exits_2(tmp_path, capsys):
     assert main(["rug", "--n", "16", "--r", "0.5", "--samples", "1000", "--out", str(tmp_path)]) == 0
     capsys.readouterr()

@@ -186,6 +186,7 @@ def test_against_monte_carlo(name):
 
 
 def test_trained_model_against_monte_carlo():
+    pytest.importorskip("torch", reason="training needs the torch extra: pip install 'rugtheory[torch]'")
     from rugtheory.harness import TrainConfig, train
 
     result = train(TrainConfig(n_features=32, n_hidden=16, feature_probability=0.1, seed=2, steps=400),

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
-import torch
+
+torch = pytest.importorskip("torch", reason="the sparse step needs the torch extra: pip install 'rugtheory[torch]'")
 
 from rugtheory.harness.model import forward, instance_loss
 from rugtheory.harness.sparse import DENSE_GRADIENT, sample_sparse, sparse_losses

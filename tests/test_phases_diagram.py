@@ -124,6 +124,7 @@ def test_cli_bad_input(capsys, argv, word):
 
 
 def test_cli_png(tmp_path, capsys):
+    pytest.importorskip("matplotlib", reason="--png needs matplotlib, in the torch extra: pip install 'rugtheory[torch]'")
     path = tmp_path / "diagram.png"
     code, _, _ = _run(capsys, "--p-grid", str(P), "--r-grid", "0.5", "--png", str(path))
     assert code == 0 and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

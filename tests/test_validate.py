@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+pytest.importorskip("torch", reason="rugtheory validate needs the torch extra: pip install 'rugtheory[torch]'")
+
 from rugtheory.gridreport import MATCH, classify, summary_markdown
 from rugtheory.harness import TrainConfig, train
 from rugtheory.harness.grid import grid_rows

@@ -62,13 +62,24 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
     valid = "valid: a train/rug --out DIR, a checkpoint folder, or a .npz/.safetensors file"
     if not path.exists():
         raise _error(f"--weights {str(path)!r} does not exist; {valid}")
+
+    def require_safetensors() -> None:  # checked before reading: one line naming the extra
+        try:
+            import safetensors.numpy  # noqa: F401
+        except ImportError:
+            raise _error(f"--weights {str(path)!r}: reading safetensors needs the torch extra: "
+                         "pip install 'rugtheory[torch]' (a .npz file needs no extra)") from None
+
     if path.is_dir():
         for folder in (path, path / "checkpoint"):
             if (folder / WEIGHTS_FILE).is_file() or (folder / CONFIG_FILE).is_file():
+                require_safetensors()
                 arrays, _ = load_checkpoint(folder)
                 return arrays
         raise _error(f"--weights {str(path)!r} holds no {WEIGHTS_FILE}; {valid}")
     suffix = path.suffix.lower()
+    if suffix == ".safetensors":
+        require_safetensors()
     try:
         if suffix == ".npz":
             with np.load(path, allow_pickle=False) as data:
@@ -77,8 +88,6 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
             from safetensors.numpy import load
 
             return load(path.read_bytes())
-    except ImportError as error:
-        raise _error(f"{error}; install the extra: pip install 'rugtheory[torch]'") from None
     except Exception as error:  # corrupt files raise many types (zip, pickle refusal, safetensors, OS)
         kind = type(error).__name__
         if isinstance(error, (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile)) or "Safetensor" in kind:

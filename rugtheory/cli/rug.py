@@ -134,14 +134,34 @@ def run(args: argparse.Namespace, emit) -> None:
     """Build (or load) the rug, measure it, optionally save and draw it, and print the report.
 
     A missing optional dependency (safetensors for --out/--load, matplotlib for --png) is a
-    one-line error too.
+    one-line error naming the torch extra, raised before the rug is built.
     """
     from ..errors import ParameterError
 
+    _require_extras(args)
     try:
         _run(args, emit)
-    except ImportError as error:
+    except ImportError as error:  # a dependency found but broken: still one line
         raise ParameterError(f"{error}; install the extra: pip install 'rugtheory[torch]'") from None
+
+
+def _require_extras(args: argparse.Namespace) -> None:
+    """ParameterError, one line naming the torch extra, if an option's optional dependency is missing."""
+    from ..errors import ParameterError
+    from ..plots import require_matplotlib
+
+    if args.png is not None:
+        try:
+            require_matplotlib("--png")
+        except ImportError as error:
+            raise ParameterError(str(error)) from None
+    for option in ("--out", "--load"):
+        if getattr(args, option[2:]) is not None:
+            try:
+                import safetensors.numpy  # noqa: F401
+            except ImportError:
+                raise ParameterError(f"{option} needs safetensors, in the torch extra: "
+                                     "pip install 'rugtheory[torch]'") from None
 
 
 def _run(args: argparse.Namespace, emit) -> None:

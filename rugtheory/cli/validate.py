@@ -18,7 +18,7 @@ import shlex
 import sys
 import time
 
-from .arguments import count, integer
+from .arguments import SEED, count, grid, integer
 
 __all__ = ["add_parser", "run"]
 
@@ -28,10 +28,13 @@ def add_parser(sub: argparse._SubParsersAction, number) -> None:
 
     parser = sub.add_parser("validate", help="train a (p, r) grid of toy models and compare it with the theory")
     parser.add_argument("--n", type=integer(N_FEATURES), required=True, help=f"number of features, {N_FEATURES.domain_text()}")
-    parser.add_argument("--p-grid", type=number(FEATURE_PROBABILITY), nargs="+", required=True,
-                        help=f"feature probabilities, {FEATURE_PROBABILITY.domain_text()}")
-    parser.add_argument("--r-grid", type=number(RATIO), nargs="+", required=True, help=f"ratios, {RATIO.domain_text()}")
-    parser.add_argument("--seeds", type=count, nargs="+", default=[0], help="instance seeds (default 0)")
+    parser.add_argument("--p-grid", **grid(FEATURE_PROBABILITY), required=True,
+                        help=f"feature probabilities, separated by commas or spaces, "
+                             f"{FEATURE_PROBABILITY.domain_text()}")
+    parser.add_argument("--r-grid", **grid(RATIO), required=True,
+                        help=f"ratios, separated by commas or spaces, {RATIO.domain_text()}")
+    parser.add_argument("--seeds", **grid(SEED), default=(0,),
+                        help="instance seeds, separated by commas or spaces (default 0)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     parser.add_argument("--steps", type=count, default=None, help="optimizer steps (default TrainConfig's)")
     parser.add_argument("--batch-size", type=count, default=None, help="samples per instance per step")

@@ -166,15 +166,19 @@ COLOURS = {"rug": "#bbbbbb", "mixture": "#8da0cb", "pairs": "#fc8d62", "kgon": "
 
 
 def phase_png(diagram: PhaseDiagram, path, title: str | None = None) -> None:
-    """Draw the best family over the (p, r) grid (log p axis), each cell labelled with its loss / L*."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.colors import ListedColormap
-        from matplotlib.figure import Figure
-        from matplotlib.patches import Patch
-    except ImportError:
-        raise ParameterError("--png needs matplotlib, which is not installed; pip install matplotlib") from None
+    """Draw the best family over the (p, r) grid (log p axis), each cell labelled with its loss / L*.
+
+    Without matplotlib: ModuleNotFoundError, one line naming the torch extra (``plots.require_matplotlib``).
+    """
+    from ..plots import require_matplotlib
+
+    require_matplotlib("drawing the phase diagram")
     import io
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.colors import ListedColormap
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
 
     from ..checkpoint import write_atomic
 
