@@ -114,15 +114,15 @@ def _arguments(args: list[str], files: dict[str, Path]) -> list[str]:
     return [str(files[arg[1:-1]]) if arg.startswith("{") else arg for arg in args]
 
 
-@pytest.mark.parametrize("args", WORKS, ids=lambda args: " ".join(args[:3]))
+@pytest.mark.parametrize("args", WORKS, ids=" ".join)
 def test_works_without_the_extras(args, stubs, files, tmp_path):
     result = core_only(stubs, tmp_path, *_arguments(args, files))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() and "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize(("args", "package", "created"), NEEDS, ids=lambda value: " ".join(value[:3])
-                         if isinstance(value, list) else str(value))
+@pytest.mark.parametrize(("args", "package", "created"), NEEDS,
+                         ids=lambda value: " ".join(value) if isinstance(value, list) else str(value))
 def test_needs_an_extra_in_one_line(args, package, created, stubs, files, tmp_path):
     result = core_only(stubs, tmp_path, *_arguments(args, files))
     lines = result.stderr.strip().splitlines()
@@ -142,7 +142,7 @@ def _no_compute(*args, **kwargs):
      ("rugtheory.phases.diagram", "phase_diagram")),
     (["rug", "--n", "8", "--r", "0.5", "--png", "w.png"], "matplotlib.figure", ("rugtheory.weights.rug_model", "rug_model")),
     (["rug", "--n", "8", "--r", "0.5", "--out", "saved"], "safetensors.numpy", ("rugtheory.weights.rug_model", "rug_model")),
-])
+], ids=["phases --png", "rug --png", "rug --out"])
 def test_a_missing_extra_is_reported_before_any_computation(argv, module, target, monkeypatch, capsys, tmp_path):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setitem(sys.modules, module, None)  # the import fails; monkeypatch restores sys.modules
