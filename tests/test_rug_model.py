@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from rugtheory import ParameterError, kappa, meanfield_loss, solve
-from rugtheory.checkpoint import CONFIG_FILE, WEIGHTS_FILE, CheckpointError
+from rugtheory.checkpoint import CONFIG_FILE, WEIGHTS_FILE, CheckpointError, load_checkpoint, save_checkpoint
 from rugtheory.measure import measure_model, weight_statistics
 from rugtheory.weights import load_rug, rank_bound_ratio, row_statistics, rug_model, rug_rows
 
@@ -99,6 +99,7 @@ def test_measured_loss_at_n_4096_is_within_ten_percent_of_the_optimum():
 
 
 def test_save_and_load_round_trip_is_exact(tmp_path):
+    pytest.importorskip("safetensors", reason="saving needs the torch extra: pip install 'rugtheory[torch]'")
     model = rug_model(64, 0.3, 0.05, seed=5)
     model.save(tmp_path / "rug")
     loaded = load_rug(tmp_path / "rug")
@@ -110,6 +111,7 @@ def test_save_and_load_round_trip_is_exact(tmp_path):
 
 
 def test_load_rejects_missing_corrupt_and_foreign_checkpoints(tmp_path):
+    pytest.importorskip("safetensors", reason="saving needs the torch extra: pip install 'rugtheory[torch]'")
     with pytest.raises(CheckpointError, match="missing"):
         load_rug(tmp_path / "nothing")
     model = rug_model(16, 0.5, 0.1)
@@ -119,16 +121,23 @@ def test_load_rejects_missing_corrupt_and_foreign_checkpoints(tmp_path):
     with pytest.raises(CheckpointError, match="SHA-256"):
         load_rug(tmp_path / "rug")
     model.save(tmp_path / "rug")
-    config = tmp_path / "rug" / CONFIG_FILE
-    record = json.loads(config.read_text())
-    config.write_text(json.dumps(dict(record, kind="trained")))
+    folder = tmp_path / "rug"
+    arrays, record = load_checkpoint(folder)
+    save_checkpoint(folder, arrays, dict(record, kind="trained"))
     with pytest.raises(CheckpointError, match="not a Hadamard rug"):
-        load_rug(tmp_path / "rug")
-    config.write_text(json.dumps(dict(record, m=3)))
+        load_rug(folder)
+    save_checkpoint(folder, arrays, dict(record, m=3))
     with pytest.raises(CheckpointError, match="inconsistent"):
-        load_rug(tmp_path / "rug")
-    config.write_text("{not json")
-    with pytest.raises(CheckpointError):
+        load_rug(folder)
+    # config.json is a readable copy; the weights file's header is the checkpoint's config.
+    model.save(folder)
+    (folder / CONFIG_FILE).write_text("{not json")
+    assert load_rug(folder).m == model.m
+    payload = bytearray((folder / WEIGHTS_FILE).read_bytes())
+    at = payload.index(b'"rugtheory.config":"{') + len(b'"rugtheory.config":"')
+    payload[at] = ord("(")  # the config inside the header is no longer JSON, the header still is
+    (folder / WEIGHTS_FILE).write_bytes(bytes(payload))
+    with pytest.raises(CheckpointError, match="invalid config"):
         load_rug(tmp_path / "rug")
 
 
