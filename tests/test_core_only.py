@@ -95,9 +95,7 @@ NEEDS = [
     (["rug", "--n", "8", "--r", "0.5", "--out", "saved"], "safetensors", "saved"),
     (["rug", "--load", "{rug}"], "safetensors", None),
     (["phases", "--p-grid", "0.1", "--r-grid", "0.5", "--png", "d.png"], "matplotlib", "d.png"),
-    pytest.param(["train", "--n", "8", "--p", "0.1", "--r", "0.5", "--steps", "5", "--out", "run"], "torch", "run",
-                 marks=pytest.mark.xfail(strict=True, reason="train's output preflight creates --out before the "
-                                                             "torch check (rugtheory/cli/train.py run)")),
+    (["train", "--n", "8", "--p", "0.1", "--r", "0.5", "--steps", "5", "--out", "run"], "torch", "run"),
     (["validate", "--n", "8", "--p-grid", "0.1", "--r-grid", "0.5", "--out", "grid"], "torch", "grid"),
     (["exact", "--weights", "{safetensors}", "--p", "0.1"], "safetensors", None),
     (["exact", "--weights", "{train}", "--p", "0.1"], "safetensors", None),

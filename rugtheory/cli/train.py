@@ -238,12 +238,12 @@ def run(args: argparse.Namespace, emit) -> None:
     resume = bool(args.resume)
     if resume and args.force:
         raise ParameterError("--resume and --force exclude each other; valid: one of them")
-    if folder is not None:
-        preflight(folder, existing=("checkpoint", "results.json"), resume=resume, force=args.force)
     try:
         from .. import harness
     except ImportError as error:  # the torch extra is missing: one line, exit code 2
         raise ParameterError(str(error)) from None
+    if folder is not None:  # before any compute
+        preflight(folder, existing=("checkpoint", "results.json"), resume=resume, force=args.force)
     from ..measure import measure_model
 
     config = _resumed_config(args, harness, folder) if resume else _config(args, harness)

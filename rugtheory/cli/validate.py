@@ -59,21 +59,25 @@ def run(args: argparse.Namespace, emit) -> None:
     from ..parameters import N_FEATURES
     from ..signals import Interrupted
 
+    n = N_FEATURES.validate(args.n)
+    if args.exact_rows is not None and not 0 <= args.exact_rows <= n:
+        raise ParameterError(f"--exact-rows = {args.exact_rows} is out of range; valid: 0 (skip) or an integer in [1, n = {n}]")
+    if args.resume and args.force:
+        raise ParameterError("--resume and --force exclude each other; valid: one of them")
     try:
         import torch
 
         from ..harness.grid import grid_rows
-    except ImportError:
-        raise ParameterError("rugtheory validate needs torch: pip install 'rugtheory[torch]'") from None
-    n = N_FEATURES.validate(args.n)
-    if args.exact_rows is not None and not 0 <= args.exact_rows <= n:
-        raise ParameterError(f"--exact-rows = {args.exact_rows} is out of range; valid: 0 (skip) or an integer in [1, n = {n}]")
+        from ..plots import require_matplotlib
+
+        require_matplotlib("the figures of validate")  # drawn at the end: check before training
+    except ImportError as error:
+        missing = getattr(error, "name", None) or "torch"
+        raise ParameterError(f"rugtheory validate needs {missing}, in the torch extra: pip install 'rugtheory[torch]'") from None
+    preflight(args.out, existing=RESULT_FILES + ("runs",), resume=args.resume, force=args.force)  # before compute
     chosen = (("steps", args.steps), ("batch_size", args.batch_size), ("kernel", args.kernel))
     options = {key: value for key, value in chosen if value is not None}
     started = time.perf_counter()
-    if args.resume and args.force:
-        raise ParameterError("--resume and --force exclude each other; valid: one of them")
-    preflight(args.out, existing=RESULT_FILES + ("runs",), resume=args.resume, force=args.force)
     try:
         rows = grid_rows(n, args.p_grid, args.r_grid, seeds=args.seeds, device=args.device, out=args.out,
                          resume=args.resume, samples=args.samples, exact_rows=args.exact_rows,
