@@ -8,6 +8,7 @@ sized from their standard errors.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -332,6 +333,61 @@ def test_convergence_rule_stops_a_flat_run_early():
     assert decay_start >= config.warmup_steps + 100
     assert np.all(np.isfinite(result.final_loss))
     assert not train(small(steps=300, patience=0), device="cpu", progress=False).converged
+
+
+@pytest.mark.parametrize("cut", ["finished", "in the decay", "in the stable phase"])
+def test_extending_a_run_equals_a_longer_run_from_the_start(tmp_path, monkeypatch, cut):
+    # 300 steps decay over the last 60; a run of 500 decays over the last 100. Extending the
+    # 300-step run (finished, or cut inside its decay or its stable phase) to 500 must give the
+    # 500-step run bitwise: the stable phase is shared, the decay is the longer run's.
+    short, long = small(steps=300, log_every=30, patience=0), small(steps=500, log_every=30, patience=0)
+    expected = train(long, device="cpu", progress=False)
+    if cut == "finished":
+        train(short, device="cpu", out=tmp_path, progress=False)
+    else:
+        trainer = sys.modules["rugtheory.harness.train"]
+        real_save, stop_at = state_module.save_state, 270 if cut == "in the decay" else 120
+
+        def save_then_crash(out, cfg, state, device, folder=None):
+            real_save(out, cfg, state, device, folder)
+            if state.step == stop_at and folder is None:
+                raise _Crash
+
+        monkeypatch.setattr(trainer, "save_state", save_then_crash)
+        with pytest.raises(_Crash):
+            train(dataclasses.replace(short, checkpoint_every=30), device="cpu", out=tmp_path, progress=False)
+        monkeypatch.setattr(trainer, "save_state", real_save)
+    extended = train(long, device="cpu", out=tmp_path, resume=True, progress=False)
+    assert extended.steps == 500
+    for name in ("W_in", "W_out", "b", "final_loss"):
+        assert np.array_equal(getattr(expected, name), getattr(extended, name)), name
+
+
+def test_extending_a_converged_run_decays_again_from_where_it_converged(tmp_path):
+    options = {"patience": 100, "rel_tol": 0.5, "log_every": 25, "decay_fraction": 0.05}
+    first = train(small(steps=3000, **options), device="cpu", out=tmp_path, progress=False)
+    assert first.converged
+    longer = small(steps=6000, **options)
+    extended = train(longer, device="cpu", out=tmp_path, resume=True, progress=False)
+    fresh = train(longer, device="cpu", progress=False)
+    assert extended.converged and extended.steps == fresh.steps == first.steps - 150 + 300
+    assert np.array_equal(extended.W, fresh.W)
+
+
+def test_a_shorter_or_different_resume_is_refused_and_saving_options_may_change(tmp_path):
+    train(small(steps=60, log_every=30), device="cpu", out=tmp_path, progress=False)
+    with pytest.raises(CheckpointError, match="valid: steps >= 60"):
+        train(small(steps=59, log_every=30), device="cpu", out=tmp_path, resume=True, progress=False)
+    with pytest.raises(CheckpointError, match="lr"):
+        train(small(steps=60, log_every=30, lr=1e-3), device="cpu", out=tmp_path, resume=True, progress=False)
+    again = train(small(steps=60, log_every=30, checkpoint_every=7, checkpoint_seconds=0.0), device="cpu",
+                  out=tmp_path, resume=True, progress=False)
+    assert again.steps == 60
+
+
+def test_tf32_off_cuda_is_an_error():
+    with pytest.raises(ParameterError, match="tf32 = True needs a CUDA device"):
+        train(small(steps=5, tf32=True), device="cpu", progress=False)
 
 
 class _Crash(Exception):

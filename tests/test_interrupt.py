@@ -127,22 +127,23 @@ def test_sigkill_at_random_moments_resumes_bitwise_and_loses_at_most_one_interva
         assert trial["lost"] <= INTERVAL + SLACK, trial
 
 
-def test_sigterm_saves_on_the_signal_and_says_how_to_resume(tmp_path, reference):
-    rng = np.random.default_rng(7)
-    delays = rng.uniform(0.0, 0.8 * reference[1], size=4)  # after the first checkpoint: in training
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT (Ctrl-C)"])
+def test_a_stop_signal_saves_on_the_signal_and_says_how_to_resume(tmp_path, reference, signum):
+    rng = np.random.default_rng(signum)
+    delays = rng.uniform(0.0, 0.8 * reference[1], size=3)  # after the first checkpoint: in training
     with ThreadPoolExecutor(2) as pool:
-        trials = list(pool.map(lambda item: _trial(tmp_path, item[0], item[1], signal.SIGTERM, reference),
-                               enumerate(delays)))
-    caught = [trial for trial in trials if trial["rc"] == 128 + signal.SIGTERM]
+        trials = list(pool.map(lambda item: _trial(tmp_path, item[0], item[1], signum, reference), enumerate(delays)))
+    caught = [trial for trial in trials if trial["rc"] == 128 + signum]
     assert len(caught) >= 2, [(trial["phase"], trial["rc"]) for trial in trials]
+    name = signal.Signals(signum).name
+    for trial in caught:
+        assert "Traceback" not in trial["stderr"], trial
+        lines = [line for line in trial["stderr"].strip().splitlines() if "falls back" not in line]
+        assert len(lines) == 1, trial
+        assert f"stopped by {name} at step {trial['step']} " in lines[0], trial
+        assert "resume with: rugtheory train --resume" in lines[0], trial
+        assert trial["lost"] <= SLACK, trial  # written on the signal
     for trial in trials:
-        if trial["rc"] == 128 + signal.SIGTERM:
-            lines = trial["stderr"].strip().splitlines()
-            message = lines[-1]
-            assert "Traceback" not in trial["stderr"], trial
-            assert f"stopped by SIGTERM at step {trial['step']} " in message, trial
-            assert "resume with: rugtheory train --resume" in message, trial
-            assert trial["lost"] <= SLACK, trial  # written on the signal
         if trial["phase"] != "before training":
             assert trial["resume_rc"] == 0 and trial["equal"] and trial["same_report"], trial
 
