@@ -71,7 +71,7 @@ def _header(payload: bytes) -> dict[str, Any]:
         raise ValueError("header length beyond the file")
     header = json.loads(payload[8:8 + size])
     if not isinstance(header, dict):
-        raise ValueError("header is not a JSON object")
+        raise ValueError("header is not a JSON object")  # noqa: TRY004 (caught as corruption)
     return header
 
 

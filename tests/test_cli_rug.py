@@ -88,7 +88,7 @@ def test_bad_input_exits_2_with_one_line_in_a_subprocess():
         (["--n", "64", "--r", "0.5", "--seed", "-1"], "seed"),
         (["--n", "64"], "--r required"),
         pytest.param(["--load", "/nonexistent/rug"], "missing", marks=NEEDS_SAFETENSORS),
-        pytest.param(["--n", "64", "--r", "0.5", "--png", "/proc/rug.png"], "png path", marks=NEEDS_MATPLOTLIB),
+        pytest.param(["--n", "64", "--r", "0.5", "--png", "/proc/rug.png"], "--png '/proc/rug.png' cannot be written", marks=NEEDS_MATPLOTLIB),
         (["--n", "64", "--r", "0.5", "--out", "/proc/rug"], "--out"),
     ],
 )

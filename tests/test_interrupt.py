@@ -15,6 +15,7 @@ step the one-line message names.
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -29,7 +30,7 @@ import pytest
 pytest.importorskip("torch", reason="training needs the torch extra: pip install 'rugtheory[torch]'")
 pytest.importorskip("safetensors", reason="checkpoints need the torch extra: pip install 'rugtheory[torch]'")
 
-from rugtheory.checkpoint import load_checkpoint  # noqa: E402
+from rugtheory.checkpoint import load_checkpoint
 
 INTERVAL = 0.2  # seconds of training between checkpoints in these runs
 SLACK = 0.5  # seconds: one step plus one checkpoint write, with a wide margin for a loaded machine
@@ -48,7 +49,7 @@ def _command(*args: str) -> list[str]:
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(_command(*args), env=ENV, capture_output=True, text=True, timeout=300)
+    return subprocess.run(_command(*args), env=ENV, capture_output=True, text=True, timeout=300, check=False)
 
 
 def _weights(run: Path) -> dict[str, np.ndarray]:
@@ -95,7 +96,7 @@ def _trial(tmp: Path, index: int, delay: float, signum: int, reference, from_sta
         return record
     _, meta = load_checkpoint(folder / "checkpoint")  # the newest whole checkpoint, whenever the kill came
     record.update(phase="after training" if meta["finished"] else "training", step=meta["step"],
-                  lost=sent - meta["written_at"] if not meta["finished"] and sent == sent else 0.0)
+                  lost=sent - meta["written_at"] if not meta["finished"] and not math.isnan(sent) else 0.0)
     again = _run("train", "--resume", str(folder), *MEASURE)
     record.update(resume_rc=again.returncode, resume_err=again.stderr)
     if again.returncode == 0:

@@ -29,7 +29,7 @@ VALIDATE = ["validate", "--n", "16", "--p-grid", "0.1", "--r-grid", "0.25", "--s
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "rugtheory", *args], env=ENV, capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, check=False)
 
 
 def _one_line_error(done: subprocess.CompletedProcess, needle: str) -> None:
@@ -56,7 +56,8 @@ def mount(tmp_path):
     def make(options: str) -> Path:
         folder = tmp_path / f"mnt{len(mounted)}"
         folder.mkdir()
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True)
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True,
+                              check=False)
         if done.returncode != 0:
             pytest.skip(f"cannot mount a tmpfs here ({done.stderr.decode().strip() or 'not permitted'})")
         mounted.append(folder)
@@ -64,7 +65,7 @@ def mount(tmp_path):
 
     yield make
     for folder in mounted:
-        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True, check=False)
 
 
 # ---------------------------------------------------------------- preflight (API)
@@ -161,7 +162,7 @@ def test_a_full_disk_mid_run_saves_the_run_in_the_temp_folder_and_it_resumes(mou
 
 def test_results_that_cannot_be_written_go_to_a_named_temp_folder(tmp_path, monkeypatch, capsys):
     pytest.importorskip("torch", reason="training needs the torch extra")
-    import rugtheory.outputs as outputs
+    from rugtheory import outputs
 
     real = outputs.write_atomic
     out = tmp_path / "run"
@@ -191,7 +192,8 @@ def test_written_files_follow_the_umask(tmp_path, mask, mode):
         "write_atomic(os.path.join(sys.argv[1], 'a.txt'), b'a')\n"
         "write_files(os.path.join(sys.argv[1], 'run'), {'b.txt': b'b'})\n"
     )
-    done = subprocess.run([sys.executable, "-c", code, str(tmp_path), oct(mask)[2:]], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path), oct(mask)[2:]], capture_output=True, text=True,
+                          check=False)
     assert done.returncode == 0, done.stderr
     for path in (tmp_path / "a.txt", tmp_path / "run" / "b.txt"):
         assert path.stat().st_mode & 0o777 == mode, (path, oct(path.stat().st_mode))
@@ -203,3 +205,20 @@ def test_write_atomic_in_this_process_matches_open(tmp_path):
         stream.write(b"x")
     assert (tmp_path / "atomic.bin").stat().st_mode == (tmp_path / "plain.bin").stat().st_mode
     assert np.frombuffer((tmp_path / "atomic.bin").read_bytes(), dtype=np.uint8).tolist() == [120]
+
+
+@pytest.mark.parametrize("command, option", [
+    (["rug", "--n", "16", "--r", "0.5", "--samples", "1000"], "--png"),
+    (["rug", "--n", "16", "--r", "0.5", "--samples", "1000"], "--out"),
+    (["phases", "--p-grid", "0.1", "--r-grid", "0.5"], "--png"),
+], ids=["rug --png", "rug --out", "phases --png"])
+def test_other_writers_refuse_to_overwrite_without_force(tmp_path, command, option):
+    pytest.importorskip("matplotlib", reason="pictures need the torch extra")
+    pytest.importorskip("safetensors", reason="saved models need the torch extra")
+    target = str(tmp_path / ("picture.png" if option == "--png" else "model"))
+    assert _cli(*command, option, target).returncode == 0
+    before = _tree_hash(tmp_path)
+    done = _cli(*command, option, target)
+    _one_line_error(done, "already holds results")
+    assert done.stdout == "" and _tree_hash(tmp_path) == before
+    assert _cli(*command, option, target, "--force").returncode == 0

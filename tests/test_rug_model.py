@@ -6,7 +6,6 @@ rank bound with equality; b is set so that every effective bias is beta.
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np

@@ -35,6 +35,7 @@ def add_parser(sub: argparse._SubParsersAction, number, emit):
                         help=f"ratios, separated by commas or spaces, {RATIO.domain_text()} "
                              f"(default {shown(DEFAULT_R_GRID)})")
     parser.add_argument("--png", metavar="FILE", help="draw the best family over the grid to FILE")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing --png file")
     parser.add_argument("--json", action="store_true", help="print JSON")
     return lambda args: run(args, emit)
 
@@ -69,6 +70,7 @@ def run(args: argparse.Namespace, emit) -> None:
     Without matplotlib, ``--png`` is a one-line error before anything is computed.
     """
     from ..errors import ParameterError
+    from ..outputs import preflight
     from ..phases.diagram import phase_diagram, phase_png
     from ..plots import require_matplotlib
 
@@ -77,8 +79,9 @@ def run(args: argparse.Namespace, emit) -> None:
             require_matplotlib("--png")
         except ImportError as error:
             raise ParameterError(str(error)) from None
+        preflight(args.png, option="--png", kind="file", force=args.force)
     diagram = phase_diagram(args.p_grid, args.r_grid)
-    if args.png is not None:
-        phase_png(diagram, args.png)
     entries = diagram.to_list()
-    emit(entries, args.json, text(entries))
+    emit(entries, args.json, text(entries))  # printed first: a failing --png loses nothing
+    if args.png is not None:
+        phase_png(diagram, args.png)  # an unwritable path: one line, after the table

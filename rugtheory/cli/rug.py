@@ -47,6 +47,7 @@ def add_parser(sub: argparse._SubParsersAction, number) -> None:
     parser.add_argument("--png", metavar="FILE", help="write a PNG picture of W to FILE")
     parser.add_argument("--out", metavar="DIR", help="save the model to DIR (safetensors + JSON)")
     parser.add_argument("--load", metavar="DIR", help="measure a rug saved with --out instead of building one")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing --out model or --png file")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(run_rug=run)
 
@@ -139,10 +140,22 @@ def run(args: argparse.Namespace, emit) -> None:
     from ..errors import ParameterError
 
     _require_extras(args)
+    _preflight(args)
     try:
         _run(args, emit)
     except ImportError as error:  # a dependency found but broken: still one line
         raise ParameterError(f"{error}; install the extra: pip install 'rugtheory[torch]'") from None
+
+
+def _preflight(args: argparse.Namespace) -> None:
+    """The output paths checked before the rug is built (``rugtheory.outputs.preflight``)."""
+    from ..checkpoint import CONFIG_FILE, WEIGHTS_FILE
+    from ..outputs import preflight
+
+    if args.out is not None:
+        preflight(args.out, existing=(WEIGHTS_FILE, CONFIG_FILE), force=args.force)
+    if args.png is not None:
+        preflight(args.png, option="--png", kind="file", force=args.force)
 
 
 def _require_extras(args: argparse.Namespace) -> None:
