@@ -188,14 +188,15 @@ def test_results_that_cannot_be_written_go_to_a_named_temp_folder(tmp_path, monk
 def test_written_files_follow_the_umask(tmp_path, mask, mode):
     code = (
         "import os, sys; os.umask(int(sys.argv[2], 8))\n"
-        "from rugtheory.outputs import write_atomic, write_files\n"
+        "from rugtheory.checkpoint import save_checkpoint, write_atomic\n"
+        "import numpy as np\n"
         "write_atomic(os.path.join(sys.argv[1], 'a.txt'), b'a')\n"
-        "write_files(os.path.join(sys.argv[1], 'run'), {'b.txt': b'b'})\n"
+        "save_checkpoint(os.path.join(sys.argv[1], 'run'), {'W': np.eye(2)}, {'n': 2})\n"
     )
     done = subprocess.run([sys.executable, "-c", code, str(tmp_path), oct(mask)[2:]], capture_output=True, text=True,
                           check=False)
     assert done.returncode == 0, done.stderr
-    for path in (tmp_path / "a.txt", tmp_path / "run" / "b.txt"):
+    for path in (tmp_path / "a.txt", tmp_path / "run" / "weights.safetensors", tmp_path / "run" / "config.json"):
         assert path.stat().st_mode & 0o777 == mode, (path, oct(path.stat().st_mode))
 
 
