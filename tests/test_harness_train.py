@@ -457,3 +457,39 @@ def test_the_core_imports_without_torch_and_the_harness_says_how_to_install_it()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "torch is needed: pip install 'rugtheory[torch]'"
+
+
+def test_the_loss_curve_is_recorded_resumed_and_read_by_time_to(tmp_path, monkeypatch):
+    config = small(steps=300, log_every=30, patience=0)
+    whole = train(config, device="cpu", out=tmp_path / "whole", progress=False)
+    k = config.instances
+    assert whole.curve.shape == (10, 2 + 2 * k)
+    assert whole.curve[:, 0].tolist() == list(range(30, 301, 30))
+    assert np.all(np.diff(whole.curve[:, 1]) > 0)
+    np.testing.assert_array_equal(whole.curve[-1, 2:2 + k], whole.final_loss)
+    # The CSV in the run folder holds the same rows (printed to 9 digits).
+    from rugtheory.harness.state import CURVE_FILE
+
+    rows = np.loadtxt(tmp_path / "whole" / CURVE_FILE, delimiter=",", skiprows=1)
+    np.testing.assert_allclose(rows[:, 2:], whole.curve[:, 2:], rtol=1e-8)
+    # time_to: the first window whose smoothed loss is at or below the level.
+    level = float(np.median(whole.curve[:, 2 + k]))
+    first = np.flatnonzero(whole.curve[:, 2 + k] <= level)[0]
+    assert whole.time_to(level)[0] == whole.curve[first, 1]
+    assert np.isnan(whole.time_to(0.0)).all()
+    # A run cut at step 150 and resumed has the same curve (seconds aside), the part before the cut included.
+    trainer = sys.modules["rugtheory.harness.train"]
+    real_save = state_module.save_state
+
+    def save_then_crash(out, cfg, state, device, folder=None):
+        real_save(out, cfg, state, device, folder)
+        if state.step == 150 and folder is None:
+            raise _Crash
+
+    monkeypatch.setattr(trainer, "save_state", save_then_crash)
+    with pytest.raises(_Crash):
+        train(dataclasses.replace(config, checkpoint_every=75), device="cpu", out=tmp_path / "cut", progress=False)
+    monkeypatch.setattr(trainer, "save_state", real_save)
+    resumed = train(config, device="cpu", out=tmp_path / "cut", resume=True, progress=False)
+    columns = [0, *range(2, 2 + 2 * k)]
+    np.testing.assert_array_equal(resumed.curve[:, columns], whole.curve[:, columns])

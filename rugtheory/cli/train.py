@@ -13,8 +13,10 @@ generator unrelated to the torch training stream), and its loss is decomposed
 (``rugtheory.measure.decompose``: exact loss, non-Gaussian gap, suboptimal-statistics gap).
 
 ``--out DIR`` keeps the run's checkpoint (``DIR/checkpoint``, written when training starts,
-every 60 s of training by default, on SIGINT/SIGTERM and at the end) and the printed JSON
-(``DIR/results.json``), all written atomically. The folder is checked before training: an
+every 60 s of training by default, on SIGINT/SIGTERM and at the end), its loss curve
+(``DIR/loss_curve.csv``: step, seconds, each instance's window and smoothed loss) and the printed
+JSON (``DIR/results.json``), all written atomically. ``--time-to L ...`` adds to each instance's
+JSON the training seconds at which its smoothed loss first reached each L (null: never). The folder is checked before training: an
 unwritable path, or an earlier run without ``--resume`` or ``--force``, is a one-line error.
 ``--resume DIR`` continues the run in DIR with the settings saved there; ``--steps`` larger than
 the saved run's extends it (``rugtheory.harness.train``). Nothing here imports torch until the
@@ -62,7 +64,9 @@ def add_parser(sub: argparse._SubParsersAction, number) -> None:
                         help="seconds of training between checkpoints in --out (default 60; 0: none by time)")
     parser.add_argument("--checkpoint-every", type=count, default=None,
                         help="also checkpoint every this many steps (default: by time only)")
-    parser.add_argument("--out", metavar="DIR", help="write the checkpoint and results.json to DIR")
+    parser.add_argument("--time-to", type=float, nargs="+", default=(), metavar="LOSS",
+                        help="report the training seconds at which each instance's smoothed loss first reached LOSS")
+    parser.add_argument("--out", metavar="DIR", help="write the checkpoint, loss_curve.csv and results.json to DIR")
     parser.add_argument("--resume", nargs="?", const=True, default=None, metavar="DIR",
                         help="continue the run saved in DIR (or in --out); its settings are read from the checkpoint")
     parser.add_argument("--force", action="store_true", help="overwrite an existing run in --out")
@@ -156,9 +160,10 @@ def _exact_rows(rows: int | None, n: int) -> int | None:
     return rows
 
 
-def payload(result, k: int, measurement) -> dict:
-    """The JSON object of instance k (issue 4's contract keys first, then the rest)."""
+def payload(result, k: int, measurement, time_to: tuple[float, ...] = ()) -> dict:
+    """The JSON object of instance k (the contract keys first, then the rest)."""
     config = result.config
+    reached = {f"{loss:g}": result.time_to(loss)[k] for loss in time_to}
     return {
         "n": config.n_features,
         "m": config.n_hidden,
@@ -173,6 +178,8 @@ def payload(result, k: int, measurement) -> dict:
         "converged": result.converged,
         "tied": config.tied,
         "samples": measurement.samples,
+        **({"time_to_loss": {key: None if math.isnan(value) else float(value) for key, value in reached.items()}}
+           if time_to else {}),
     }
 
 
@@ -234,6 +241,9 @@ def run(args: argparse.Namespace, emit) -> None:
     for parameter, value in ((N_FEATURES, args.n), (FEATURE_PROBABILITY, args.p), (RATIO, args.r)):
         if value is not None:
             parameter.validate(value)  # before torch is imported
+    for loss in args.time_to:
+        if not 0.0 < loss < math.inf:
+            raise ParameterError(f"--time-to {loss!r} is out of range; valid: losses > 0")
     folder = _out_dir(args)
     resume = bool(args.resume)
     if resume and args.force:
@@ -259,7 +269,7 @@ def run(args: argparse.Namespace, emit) -> None:
     for k, p in enumerate(config.feature_probability):
         measurement = measure_model(result.W[k], result.b[k], p, config.ratio, samples=args.samples,
                                     seed=config.seed[k], exact_rows=exact_rows)
-        data.append(payload(result, k, measurement))
+        data.append(payload(result, k, measurement, tuple(args.time_to)))
     printed = data[0] if len(data) == 1 else data
     emit(printed, args.json, text(data))
     sys.stdout.flush()

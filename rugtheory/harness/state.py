@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +18,15 @@ import numpy as np
 import torch
 
 from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ..outputs import write_atomic
 from .config import SAVING_FIELDS, TrainConfig
 
 __all__ = [
-    "FORMAT", "RunState", "checkpoint_dir", "has_checkpoint", "load_config", "load_state", "save_state", "stable_dir",
+    "CURVE_FILE", "FORMAT", "RunState", "curve_array", "curve_csv", "checkpoint_dir", "has_checkpoint", "load_config", "load_state", "save_state", "stable_dir",
 ]
 
 FORMAT = "rugtheory.harness.train/1"
+CURVE_FILE = "loss_curve.csv"  # in the run folder, rewritten with each checkpoint
 
 
 @dataclass
@@ -45,6 +47,7 @@ class RunState:
     decay_start: int  # the step where the final decay starts (moved earlier by the convergence rule)
     finished: bool = False
     converged: bool = False
+    curve: list[np.ndarray] = field(default_factory=list)  # rows [step, seconds, loss_k..., smooth_k...]
 
     def end_step(self, config: TrainConfig) -> int:
         """The step at which the run ends: the decay's start plus its length."""
@@ -99,6 +102,7 @@ def save_state(
     arrays["best_loss"] = state.best_loss.astype(np.float64)
     arrays["best_step"] = state.best_step.astype(np.int64)
     arrays["last_loss"] = state.last_loss.astype(np.float64)
+    arrays["curve"] = curve_array(state, config.instances)
     meta = {
         "format": FORMAT,
         "train_config": config.to_dict(),
@@ -113,6 +117,23 @@ def save_state(
         "written_at": time.time(),
     }
     save_checkpoint(checkpoint_dir(out) if folder is None else folder, arrays, meta)
+    if folder is None or folder == checkpoint_dir(out):
+        write_atomic(Path(out) / CURVE_FILE, curve_csv(arrays["curve"], config.instances).encode())
+
+
+def curve_array(state: RunState, instances: int) -> np.ndarray:
+    """The loss curve as a (rows, 2 + 2K) float64 array: step, seconds, K losses, K smoothed losses."""
+    if not state.curve:
+        return np.zeros((0, 2 + 2 * instances))
+    return np.stack(state.curve).astype(np.float64)
+
+
+def curve_csv(curve: np.ndarray, instances: int) -> str:
+    """The loss curve as CSV text, one row per loss window (``CURVE_FILE``)."""
+    head = ["step", "seconds"] + [f"loss_{k}" for k in range(instances)] + [f"smooth_{k}" for k in range(instances)]
+    lines = [",".join(head)]
+    lines += [",".join([str(int(row[0])), f"{row[1]:.6f}", *(f"{value:.9g}" for value in row[2:])]) for row in curve]
+    return "\n".join(lines) + "\n"
 
 
 def _mismatch(meta: dict[str, Any], config: TrainConfig, folder: Path) -> str | None:
@@ -171,6 +192,7 @@ def load_state(
             smooth_loss=arrays["smooth_loss"].copy(), best_loss=arrays["best_loss"].copy(), best_step=arrays["best_step"].copy(),
             last_loss=arrays["last_loss"].copy(), seconds=float(meta["seconds"]), decay_start=int(meta["decay_start"]),
             finished=bool(meta["finished"]), converged=bool(meta["converged"]),
+            curve=[row.copy() for row in arrays.get("curve", np.zeros((0, 0)))],
         )
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
         why = (str(error).splitlines() or [type(error).__name__])[0][:100]

@@ -32,7 +32,9 @@ from ..signals import Interrupted, stop_signals
 from .config import TrainConfig
 from .device import resolve_device
 from .model import forward, init_weights, instance_loss, sample_features
-from .state import RunState, checkpoint_dir, has_checkpoint, load_config, load_state, save_state, stable_dir
+from .state import (
+    RunState, checkpoint_dir, curve_array, has_checkpoint, load_config, load_state, save_state, stable_dir,
+)
 
 __all__ = ["TrainResult", "train"]
 
@@ -52,7 +54,8 @@ class TrainResult:
     ``config.steps`` when the convergence rule started the decay early: then ``converged``),
     ``seconds`` the wall time of the
     training loop (summed over resumed calls), ``final_loss`` the mean training loss of each
-    instance over the last loss window (up to ``log_every`` steps).
+    instance over the last loss window (up to ``log_every`` steps). ``curve`` is the loss curve,
+    one row per loss window (also ``loss_curve.csv`` in the run folder); ``time_to`` reads it.
     """
 
     config: TrainConfig
@@ -65,6 +68,15 @@ class TrainResult:
     final_loss: np.ndarray
     device: str
     converged: bool
+    curve: np.ndarray  # (rows, 2 + 2K): step, seconds, K window losses, K smoothed losses
+
+    def time_to(self, loss: float) -> np.ndarray:
+        """(K,) seconds of training at which each instance's smoothed loss first reached ``loss`` (NaN: never)."""
+        k = self.config.instances
+        smooth, seconds = self.curve[:, 2 + k:], self.curve[:, 1]
+        reached = smooth <= loss
+        first = np.argmax(reached, axis=0)
+        return np.where(reached.any(axis=0), seconds[first], np.nan)
 
     def to_dict(self, include_weights: bool = False) -> dict[str, Any]:
         """Scalars and per-instance losses; the weights too (as nested lists) if asked."""
@@ -110,7 +122,7 @@ def _fresh_state(config: TrainConfig, weights, optimizer, generator, device, dty
 
 
 def _read_window(config: TrainConfig, state: RunState) -> None:
-    """Close the loss window: record its mean, update the bests, apply the convergence rule (host sync)."""
+    """Close the loss window: record its mean on the curve, update the bests, apply the convergence rule (host sync)."""
     if state.window_count == 0:
         return
     loss = state.window_sum.double().cpu().numpy() / state.window_count
@@ -120,6 +132,7 @@ def _read_window(config: TrainConfig, state: RunState) -> None:
     first = np.isnan(state.smooth_loss)
     smooth = np.where(first, loss, (1.0 - config.smoothing) * state.smooth_loss + config.smoothing * loss)
     state.smooth_loss = smooth
+    state.curve.append(np.concatenate([[state.step, state.seconds], loss, smooth]))
     improved = smooth < state.best_loss * (1.0 - config.rel_tol)
     state.best_loss = np.where(improved, smooth, state.best_loss)
     state.best_step = np.where(improved, state.step, state.best_step)
@@ -137,6 +150,7 @@ def _result(config: TrainConfig, state: RunState, device: torch.device) -> Train
         config=config, W_in=_readonly(w_in), W_out=_readonly(w_out), b=_readonly(weights["b"]),
         W=_readonly(w_out @ w_in), steps=state.step, seconds=state.seconds, final_loss=_readonly(state.last_loss),
         device=str(device), converged=state.converged,
+        curve=_readonly(curve_array(state, config.instances)),
     )
 
 
@@ -265,6 +279,7 @@ def _loop(config: TrainConfig, state: RunState, device: torch.device, out: Path 
                     state.finished = True
                 else:
                     _step(config, state, probability)
+                    state.seconds = elapsed_before + time.perf_counter() - started
                     if state.step % config.log_every == 0:
                         _read_window(config, state)
                         if bar is not None:
