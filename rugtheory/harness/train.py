@@ -33,7 +33,14 @@ from .config import TrainConfig
 from .device import resolve_device
 from .model import forward, init_weights, instance_loss, sample_features
 from .state import (
-    RunState, checkpoint_dir, curve_array, has_checkpoint, load_config, load_state, save_state, stable_dir,
+    RunState,
+    checkpoint_dir,
+    curve_array,
+    has_checkpoint,
+    load_config,
+    load_state,
+    save_state,
+    stable_dir,
 )
 
 __all__ = ["TrainResult", "train"]
