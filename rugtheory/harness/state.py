@@ -22,7 +22,17 @@ from ..outputs import write_atomic
 from .config import SAVING_FIELDS, TrainConfig
 
 __all__ = [
-    "CURVE_FILE", "FORMAT", "RunState", "curve_array", "curve_csv", "checkpoint_dir", "has_checkpoint", "load_config", "load_state", "save_state", "stable_dir",
+    "CURVE_FILE",
+    "FORMAT",
+    "RunState",
+    "checkpoint_dir",
+    "curve_array",
+    "curve_csv",
+    "has_checkpoint",
+    "load_config",
+    "load_state",
+    "save_state",
+    "stable_dir",
 ]
 
 FORMAT = "rugtheory.harness.train/1"
