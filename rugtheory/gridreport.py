@@ -29,8 +29,11 @@ RESULT_FILES = ("results.csv", "results.json", "summary.md", "loss_vs_r.png", "h
 _KEY_COLUMNS = (
     "n", "m", "p", "r", "seed", "device", "steps", "loss_measured", "loss_measured_se", "loss_meanfield_own_stats",
     "loss_meanfield_optimum", "loss_linear", "ratio_to_optimum", "ratio_to_optimum_se", "rug_loss_measured",
-    "rug_loss_measured_se", "rug_ratio_to_optimum", "loss_exact", "loss_exact_se", "loss_exact_bound", "exact_rows",
+    "rug_loss_measured_se", "rug_ratio_to_optimum", "rug_loss_exact", "rug_loss_exact_bound",
+    "rug_exact_ratio_to_optimum", "loss_exact", "loss_exact_se", "loss_exact_bound", "exact_rows",
     "exact_agreement_z", "non_gaussian_gap", "non_gaussian_relative", "suboptimal_gap", "suboptimal_relative",
+    "stats_skewness_mean", "stats_ks_mean", "phase_label", "stats_dropped_fraction", "stats_dedicated_fraction",
+    "seconds_train_group",
 )
 
 
@@ -68,23 +71,25 @@ def summary_markdown(rows: Sequence[dict[str, Any]], meta: dict[str, Any]) -> st
         f"- training: {meta.get('training')}",
         "",
         "loss = measured on fresh data (Monte Carlo, +- one standard error); L* = mean-field optimum;",
-        "own = mean-field loss of the model's own row statistics; rug = Hadamard rug at the same (n, r, p).",
+        "own = mean-field loss of the model's own row statistics; rug = Hadamard rug at the same (n, r, p),",
+        "measured like the trained models and exactly (rugtheory.finite).",
         f"Verdict: match if |loss/L* - 1| <= {MATCH:.0%}; beats / short if beyond that by more than 2 SE.",
         "",
-        ("| p | r | loss/L* | own/L* | rug/L* | L_lin/L* | diag mean | S/a^2 / rank bound | beta mean | KS mean | "
-         "dropped | verdict |"),
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ("| n | p | r | loss/L* | own/L* | rug/L* | rug exact/L* | L_lin/L* | diag mean | S/a^2 / rank bound | "
+         "beta mean | KS mean | dropped | verdict |"),
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     verdicts: dict[str, list[str]] = {"match": [], "beats": [], "short": [], "undecided": []}
     for row in rows:
         optimum = row["loss_meanfield_optimum"]
         verdict = classify(row.get("ratio_to_optimum"), row.get("ratio_to_optimum_se"))
-        verdicts[verdict].append(f"(p={row['p']:g}, r={row['r']:g})")
-        rug = row.get("rug_ratio_to_optimum")
+        verdicts[verdict].append(f"(n={row['n']}, p={row['p']:g}, r={row['r']:g})")
+        rug, rug_exact = row.get("rug_ratio_to_optimum"), row.get("rug_exact_ratio_to_optimum")
         bound = row.get("stats_rank_bound_ratio")
         lines.append(
-            f"| {row['p']:g} | {row['r']:g} | {row['ratio_to_optimum']:.4f} +- {row['ratio_to_optimum_se']:.4f} | "
-            f"{row['loss_meanfield_own_stats'] / optimum:.4f} | {'' if rug is None else f'{rug:.4f}'} | "
+            f"| {row['n']} | {row['p']:g} | {row['r']:g} | {row['ratio_to_optimum']:.4f} +- "
+            f"{row['ratio_to_optimum_se']:.4f} | {row['loss_meanfield_own_stats'] / optimum:.4f} | "
+            f"{'' if rug is None else f'{rug:.4f}'} | {'' if rug_exact is None else f'{rug_exact:.4f}'} | "
             f"{row['loss_linear'] / optimum:.3f} | {row['stats_diag_mean']:.3f} | "
             f"{'' if bound is None else f'{bound:.3f}'} | {row['stats_bias_mean']:.4g} | {row['stats_ks_mean']:.3f} | "
             f"{row['stats_dropped_fraction']:.2f} | {verdict} |"

@@ -86,7 +86,8 @@ def test_classify(ratio, se, verdict):
 def test_summary_lists_every_verdict(run):
     _, rows = run
     text = summary_markdown(rows, {"n": 16, "command": "x"})
-    assert text.count("\n| 0.") == 8 and "## Where the theory holds" in text  # main and decomposition tables
+    main_table, decomposition = text.count("\n| 16 | 0."), text.count("\n| 0.")
+    assert main_table == decomposition == len(rows) == 4 and "## Where the theory holds" in text
 
 
 def test_cli_validate_bad_input_is_one_line(tmp_path):
@@ -96,3 +97,39 @@ def test_cli_validate_bad_input_is_one_line(tmp_path):
     out = subprocess.run([sys.executable, "-m", "rugtheory", "validate", "--n", "8", "--p-grid", "1.5", "--r-grid",
                           "0.5", "--out", str(tmp_path)], capture_output=True, text=True, timeout=120, check=False)
     assert out.returncode == 2 and "feature_probability" in out.stderr
+
+
+def test_several_n_and_points_give_one_table_with_the_exact_rug(tmp_path, capsys):
+    from rugtheory.cli.main import main
+
+    out = tmp_path / "study"
+    argv = ["validate", "--n", "16,32", "--points", "0.1:0.5", "0.2:0.25", "--seeds", "0", "1", "--steps", "60",
+            "--batch-size", "64", "--samples", "20000", "--exact-rows", "0", "--device", "cpu", "--no-progress",
+            "--out", str(out), "--json"]
+    assert main(argv) == 0
+    rows = json.loads(capsys.readouterr().out)
+    cells = [(row["n"], row["p"], row["r_requested"], row["seed"]) for row in rows]
+    assert cells == [(n, p, r, s) for n in (16, 32) for p, r in ((0.1, 0.5), (0.2, 0.25)) for s in (0, 1)]
+    assert sorted(folder.name for folder in (out / "runs").iterdir()) == ["n16_m4", "n16_m8", "n32_m16", "n32_m8"]
+    for row in rows:  # the rug's exact finite-n loss against its own Monte Carlo, within 4 standard errors
+        assert abs(row["rug_loss_exact"] - row["rug_loss_measured"]) < 4 * row["rug_loss_measured_se"], row
+        assert row["rug_exact_ratio_to_optimum"] == row["rug_loss_exact"] / row["loss_meanfield_optimum"]
+    header = (out / "results.csv").read_text().splitlines()[0].split(",")
+    assert {"n", "rug_loss_exact", "stats_skewness_mean", "stats_ks_mean", "phase_label"} <= set(header)
+
+
+@pytest.mark.parametrize("extra, needle", [
+    (["--points", "0.1:2"], "point '0.1:2' is out of range"),
+    (["--points", "0.1"], "is not P:R"),
+    (["--points", "0.1:0.5", "--p-grid", "0.1"], "exclude each other"),
+    ([], "needs --p-grid and --r-grid, or --points"),
+])
+def test_bad_points_are_one_line(tmp_path, capsys, extra, needle):
+    from rugtheory.cli.main import main
+
+    try:
+        code = main(["validate", "--n", "16", "--out", str(tmp_path / "x"), *extra])
+    except SystemExit as stop:
+        code = stop.code
+    err = capsys.readouterr().err
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
