@@ -53,6 +53,21 @@ class Parameter:
     log_scale: bool = False
     typical: tuple[float, float] | None = None
 
+    @property
+    def label(self) -> str:
+        """The parameter as messages name it: ``name (symbol)``, or the name alone when the two are equal.
+
+        >>> N_FEATURES.label, SIGMA.label
+        ('n_features (n)', 'sigma')
+        """
+        return self.name if self.symbol == self.name else f"{self.name} ({self.symbol})"
+
+    def show(self, value: float) -> str:
+        """A value as a message prints it: integral values of an integer parameter without '.0'."""
+        if self.integer and math.isfinite(value) and value == math.floor(value):
+            return str(int(value))
+        return repr(float(value))
+
     def domain_text(self) -> str:
         """The domain as a person writes it, e.g. ``r in (0, 1]``."""
         if self.integer:
@@ -87,15 +102,12 @@ class Parameter:
             x = np.asarray(value, dtype=float)
         except (TypeError, ValueError):
             raise ParameterError(
-                f"{self.name} ({self.symbol}) must be a number: got {value!r}; "
-                f"valid: {self.domain_text()}"
+                f"{self.label} must be a number: got {value!r}; valid: {self.domain_text()}"
             ) from None
         inside = self.contains(x)
         if not np.all(inside):
             bad = float(x[~inside].flat[0] if x.ndim else x)
-            raise ParameterError(
-                f"{self.name} ({self.symbol}) = {bad!r} is out of range; valid: {self.domain_text()}"
-            )
+            raise ParameterError(f"{self.label} = {self.show(bad)} is out of range; valid: {self.domain_text()}")
         if x.ndim == 0:
             return int(x) if self.integer else float(x)
         return x

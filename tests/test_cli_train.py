@@ -75,7 +75,7 @@ def test_bad_input_is_one_line_and_exit_code_2():
         ({"--p": "0"}, "feature_probability (p) = 0.0"),
         ({"--r": "0"}, "ratio (r) = 0.0"),
         ({"--r": "1.5"}, "ratio (r) = 1.5"),
-        ({"--n": "1"}, "n_features (n) = 1.0"),
+        ({"--n": "1"}, "n_features (n) = 1 is out of range"),
         ({"--n": "2.5"}, "n_features (n) must be an integer"),
         ({"--r": "0.01"}, "gives m = 0 hidden units"),
         ({"--instances": "0"}, "instances (K) = 0"),

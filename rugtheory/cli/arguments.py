@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from decimal import Decimal
 from typing import Any
 
 from ..parameters import Parameter
@@ -14,11 +15,23 @@ __all__ = ["SEED", "count", "grid", "integer", "number"]
 def _parser(parameter: Parameter, kind: type, word: str):
     def parse(text: str):
         try:
-            return kind(text)
+            value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(
-                f"{parameter.name} ({parameter.symbol}) must be {word}: got {text!r}; valid: {parameter.domain_text()}"
+                f"{parameter.label} must be {word}: got {text!r}; valid: {parameter.domain_text()}"
             ) from None
+        if kind is float and (value == 0.0 or math.isinf(value)) and not parameter.contains(value):
+            # '1e-400' and '1e400' round to 0 and inf: say what was typed, not what it became
+            try:
+                typed_zero = Decimal(text.strip().replace("_", "")).is_zero()
+            except ArithmeticError:
+                typed_zero = value == 0.0
+            typed, valid = f"{parameter.label} = {text.strip()}", f"valid: {parameter.domain_text()}"
+            if value == 0.0 and not typed_zero:
+                raise argparse.ArgumentTypeError(f"{typed} underflows to 0 in float64; {valid}")
+            if math.isinf(value) and "inf" not in text.lower():
+                raise argparse.ArgumentTypeError(f"{typed} overflows to {value} in float64; {valid}")
+        return value
 
     parse.__name__ = parameter.name
     return parse

@@ -154,8 +154,14 @@ def text(items: list[dict], path: str) -> str:
         sampled = (f"rows {item['rows']} of {item['n']} drawn, standard error over rows {item['standard_error']:.3g}"
                    if item["rows"] < item["n"] else f"all {item['n']} rows")
         relative = item["error_bound"] / item["loss_exact"] if item["loss_exact"] > 0 else math.inf
-        lines.append(f"{head}L = {item['loss_exact']:.10g} +- {item['error_bound']:.3g} (rigorous bound, "
-                     f"{relative:.2g} relative) at p = {item['p']:.6g}; {sampled}; {item['seconds']:.2f} s")
+        if item["error_bound"] == 0:  # every row in closed form (W = 0, rows that never or always fire)
+            bound = "exact to rounding"
+        elif math.isfinite(relative):
+            bound = f"rigorous bound, {relative:.2g} relative"
+        else:  # relative to a zero (or subnormal) loss means nothing
+            bound = "rigorous bound, absolute"
+        lines.append(f"{head}L = {item['loss_exact']:.10g} +- {item['error_bound']:.3g} ({bound}) "
+                     f"at p = {item['p']:.6g}; {sampled}; {item['seconds']:.2f} s")
     return "\n".join(lines)
 
 

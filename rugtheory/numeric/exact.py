@@ -25,6 +25,12 @@ a piecewise cubic in m with breakpoints at m = 0 and m = -a. The method (derivat
 The reported bound is the sum of the window, truncation and series bounds, plus an estimate of
 rounding (first-order floating-point analysis). Rows are processed as 2-D blocks, with numpy or
 (``device=``) with torch on a CPU or GPU (``exact_torch``, the same computation).
+
+Rows that need no series are done first, exactly (``_closed_rows``): a row that never fires (h = p/3
+on the whole support of m), one that always fires (h is then a quadratic, so E h comes from two
+moments), nu = 0, and off-diagonal weights below TINY (a Lipschitz bound). The series takes rows with
+|W_ii| + |b_i| + sum_j |W_ij| <= LIMIT = 1e75, where its fourth powers stay finite; beyond it, and for
+a row whose loss exceeds float64's range, exact_loss raises a one-line ParameterError.
 """
 
 from __future__ import annotations
@@ -49,6 +55,16 @@ THETA = 7.0  # first try: t_max = THETA / sigma
 STAR = 2.65  # |psibar(s)| = |psi(s)| for |s| <= STAR (sin s/s >= 1/(2 pi) there)
 MAX_TERMS = 1 << 17
 BLOCK = 128
+# The Fourier method's range. It forms fourth powers of the pre-activation m (E m^4 and the square
+# of h's majorant in the window bound, about 100 M^4 with M = |W_ii| + |b_i| + sum_j |W_ij|), so
+# M <= LIMIT = 1e75 keeps them below float64's 1.8e308. Its Fourier terms divide by t^4 with
+# t <= 2 pi MAX_TERMS / period ~ 1e6 / |W_ij|, finite for |W_ij| >= TINY = 1e-60; rows with all
+# off-diagonal weights below TINY take the Lipschitz bound instead (``_closed_rows``).
+LIMIT = 1e75
+TINY = 1e-60
+P_MIN = 1e-290  # rtol p/3 >= 1e-14 P_MIN / 3 stays above float64's smallest normal, 2.2e-308
+SPAN = 2.0**10  # rows whose loss scale E q(m) exceeds SPAN p/3 aim at a relative accuracy (``_rows``)
+FLOOR = 2.0**10  # and never below FLOOR eps E q(m): closer than that is rounding
 _EPS = np.finfo(float).eps
 
 
@@ -56,23 +72,33 @@ def row_function(v: np.ndarray, a: float, bias: float, p: float) -> np.ndarray:
     """h(v) = (1 - p) ReLU(v + bias)^2 + p int_0^1 (ReLU(a u + v + bias) - u)^2 du, elementwise in v.
 
     The u-integral is taken in closed form: on the firing interval [lo, hi] of u in [0, 1] (where
-    a u + m > 0, m = v + bias) the integrand is ((a - 1) u + m)^2, elsewhere u^2.
+    a u + m > 0, m = v + bias) the integrand is ((a - 1) u + m)^2, elsewhere u^2. h >= 0, and it is
+    inf where it exceeds float64's range (|m| or |a| beyond about 1e154).
     """
     m = np.asarray(v, dtype=float) + bias
-    if a > 0:  # the three pieces (m >= 0, -a < m < 0, m <= -a), in Horner form
-        partial = p * (((1.0 / (3.0 * a) + 1.0 / (3.0 * a * a)) * m + 1.0) * m + (a - 1.0)) * m \
-            + p * (a - 1.0) ** 2 / 3.0
-        on = m * m + p * ((a - 1.0) * m + (a - 1.0) ** 2 / 3.0)
-        return np.where(m >= 0, on, np.where(m > -a, partial, p / 3.0))
-    if a < 0:
-        lo, hi = np.zeros_like(m), np.clip(-m / a, 0.0, 1.0)
-    else:
-        lo, hi = np.zeros_like(m), np.where(m > 0, 1.0, 0.0)
-    slope = a - 1.0
-    cube, square, span = hi**3 - lo**3, hi**2 - lo**2, hi - lo
-    fired = slope * slope * cube / 3.0 + slope * m * square + m * m * span
-    active = fired + (1.0 - cube) / 3.0
-    return (1.0 - p) * np.maximum(m, 0.0) ** 2 + p * active
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # huge |m| or 1/a^2: repaired below
+        if a > 0:  # the three pieces (m >= 0, -a < m < 0, m <= -a), in Horner form
+            try:
+                curve, square = 1.0 / (3.0 * a) + 1.0 / (3.0 * a * a), (a - 1.0) ** 2
+            except (ZeroDivisionError, OverflowError):  # Python floats raise where numpy gives inf
+                curve, square = math.inf, (a - 1.0) * (a - 1.0)
+            partial = p * ((curve * m + 1.0) * m + (a - 1.0)) * m + p * square / 3.0
+            middle = (m < 0) & (m > -a)
+            if not np.all(np.isfinite(partial[middle])):  # 1/a^2 overflows for tiny a: the form in lo = -m/a
+                partial = np.where(np.isfinite(partial), partial, _piece_middle(m, np.full_like(m, a), p)[..., 0])
+            on = m * m + p * ((a - 1.0) * m + square / 3.0)
+            out = np.where(m >= 0, on, np.where(m > -a, partial, p / 3.0))
+        else:
+            if a < 0:
+                lo, hi = np.zeros_like(m), np.clip(-m / a, 0.0, 1.0)
+            else:
+                lo, hi = np.zeros_like(m), np.where(m > 0, 1.0, 0.0)
+            slope = a - 1.0
+            cube, square, span = hi**3 - lo**3, hi**2 - lo**2, hi - lo
+            fired = np.where(span > 0, slope * slope * cube / 3.0 + slope * m * square + m * m * span, 0.0)
+            active = fired + (1.0 - cube) / 3.0
+            out = (1.0 - p) * np.maximum(m, 0.0) ** 2 + p * active
+    return np.where(np.isnan(out), np.inf, out)  # inf - inf in a piece beyond float64's range: h >= 0 is huge
 
 
 # --- the row function's pieces: (h, h', h'', h''') as a trailing axis of 4 -----------------------
@@ -98,7 +124,8 @@ def _piece_middle(m: np.ndarray, a: np.ndarray, p: float) -> np.ndarray:
     """
     s = a - 1.0
     safe = np.where(a == 0, 1.0, a)
-    x = -m / safe  # lo (a > 0) or hi (a < 0)
+    with np.errstate(over="ignore"):  # x is in [0, 1] where the piece applies; elsewhere only kept finite
+        x = np.clip(-m / safe, -1.0, 2.0)  # lo (a > 0) or hi (a < 0)
     inv = 1.0 / safe
     positive = np.stack([
         p * (s * s * (1 - x**3) / 3 + s * m * (1 - x * x) + m * m * (1 - x) + x**3 / 3),
@@ -143,7 +170,16 @@ def _series(p: float) -> tuple[np.ndarray, float, float]:
     import mpmath
     from scipy.optimize import brentq
 
-    radius = brentq(lambda r: p * math.expm1(r) / r - p - DISK, 1e-9, 200.0, xtol=1e-14)
+    def excess(r: float) -> float:
+        return p * math.expm1(r) / r - p - DISK
+
+    if excess(200.0) > 0:
+        radius = brentq(excess, 1e-9, 200.0, xtol=1e-14)
+    else:  # p below ~2e-85: R > 200, solved in logs (e^R overflows beyond 709; R < 751 for p >= 5e-324)
+        def log_excess(r: float) -> float:  # log(p (e^r - 1 - r) / r) - log(DISK)
+            return r + math.log1p(-(1 + r) * math.exp(-r)) - math.log(r) - math.log(DISK) + math.log(p)
+
+        radius = brentq(log_excess, 200.0, 800.0, xtol=1e-12)
     radius *= 1 - 1e-12  # stay inside
     with mpmath.workdps(40):
         mp_p = mpmath.mpf(p)
@@ -275,7 +311,7 @@ def _window(big: np.ndarray, tau: np.ndarray, sigma: np.ndarray, t_max: np.ndarr
     c, radius, cap = _series(p)
     kappa2 = 2 * c[2]
     ladder = np.minimum(2.0 ** (np.arange(-2, 13) / 2)[None, :] / sigma[:, None], t_max[:, None])  # <= t_max
-    shell = np.ceil(np.log2(np.maximum(np.abs(big), 1e-300) / tau[:, None])).clip(0, 60)
+    shell = np.ceil(np.log2(np.where(big != 0, np.abs(big), tau[:, None]) / tau[:, None])).clip(0, 60)
     shell = np.where(big != 0, shell, -1)
     bennett = np.zeros_like(ladder)
     for s in np.unique(shell[shell >= 0]):
@@ -337,9 +373,15 @@ def _periodic_cubic(low: np.ndarray, high: np.ndarray, beta: np.ndarray, a: np.n
     # mean of g over a period: 2-point Gauss-Legendre on each cubic piece, Hermite's own rule on the gap
     integral = 0.5 * gap * (y0 + y1) + gap * gap * (d0 - d1) / 12
     node = 0.5 / math.sqrt(3.0)
+    # Widths in m = y + beta lose |beta| / (high - low) of their precision to the rounding of m: where that
+    # exceeds 1, they are taken in y (a window of 1e-10 at beta = 0.2 lost 1e-7 of c0 in m)
+    far = np.abs(beta) > high - low
     for k in range(3):
         start, stop = m_at[:, k], m_at[:, k + 1]
         middle, width = 0.5 * (start + stop), stop - start
+        if far.any():
+            width = np.where(far, position[:, k + 1] - position[:, k], width)
+            middle = np.where(far, beta + 0.5 * (position[:, k] + position[:, k + 1]), middle)
         for offset in (-node, node):
             integral = integral + 0.5 * width * piece[k](middle + offset * width, a, p)[:, 0]
     c0 = integral / period
@@ -490,6 +532,85 @@ def _resolve_device(device) -> str | None:
     return device
 
 
+def _overflow(row: int, log10_loss: float) -> ParameterError:
+    """The one-line error for a row whose loss exceeds float64's range."""
+    return ParameterError(f"row {row} of W and b has a loss of about 1e{log10_loss:.0f}, beyond float64's "
+                          f"1.8e308; valid: rows with a loss below 1.8e308 (|b_i| + sum_j |W_ij| below about 1e150)")
+
+
+def _always_on(w: np.ndarray, a: np.ndarray, b: np.ndarray, p: float, gamma: float, rows: np.ndarray):
+    """(value, bound) of rows that fire for every x: m >= max(0, -a) on the support of nu.
+
+    There h = m^2 + p s m + p s^2/3 = (m + p s/2)^2 + kappa2 s^2 (s = a - 1, kappa2 = p/3 - p^2/4), so
+    E h = (beta + p s/2)^2 + kappa2 (S + s^2) exactly, from the mean beta = b + (p/2) sum_j w_j and the
+    variance kappa2 S, S = sum_j w_j^2 (derivations/13_exact_loss.md, the high piece). Rows beyond 2^400
+    are evaluated in units of a power of two (exact) so that no square overflows; the bound is the
+    rounding of the sums (relative gamma) carried through the square.
+    """
+    s = a - 1.0
+    size = np.maximum(np.maximum(np.abs(b), np.abs(s)), np.abs(w).max(axis=1, initial=0.0))
+    shift = np.where(size > 2.0**400, np.frexp(size)[1], 0)
+    w, b, s = np.ldexp(w, -shift[:, None]), np.ldexp(b, -shift), np.ldexp(s, -shift)
+    kappa2 = p / 3.0 - p * p / 4.0
+    centre = b + 0.5 * p * (w.sum(axis=1) + s)
+    value = centre * centre + kappa2 * ((w * w).sum(axis=1) + s * s)
+    error = gamma * (np.abs(b) + 0.5 * p * (np.abs(w).sum(axis=1) + np.abs(s)))
+    bound = 2 * np.abs(centre) * error + error * error + gamma * value
+    with np.errstate(over="ignore"):
+        scaled, value, bound = value, np.ldexp(value, 2 * shift), np.ldexp(bound, 2 * shift)
+    for local in np.flatnonzero(~np.isfinite(value)):
+        raise _overflow(int(rows[local]), math.log10(scaled[local]) + 2 * int(shift[local]) * math.log10(2))
+    return value, bound
+
+
+def _closed_rows(weights: np.ndarray, a: np.ndarray, b: np.ndarray, p: float, rows: np.ndarray):
+    """(done, value, bound): the rows whose loss needs no Fourier series, and their loss and bound.
+
+    With plus = sum_j max(W_ij, 0), minus = sum_j min(W_ij, 0), D = plus - minus (m = b + nu ranges over
+    [b + minus, b + plus]; sums taken with a rounding margin, so each test is rigorous):
+
+    * never fires, b + max(a, 0) + plus <= 0: h = p/3 on the whole range, the loss is p/3 exactly;
+    * always fires, b + min(a, 0) + minus >= 0: h is the high piece, a quadratic (``_always_on``);
+    * no off-diagonal weight (nu = 0): h(b);
+    * all |W_ij| < TINY: h(b), with the Lipschitz bound |E h(b + nu) - h(b)| <= (2 (|b| + D) + p |a - 1|) (p/2) D,
+      since |h'(m)| <= 2 |m| + p |a - 1| and E |nu| <= (p/2) D.
+
+    The other rows go to the Fourier method, which needs |a| + |b| + D <= LIMIT: ParameterError beyond it,
+    and for a row whose loss exceeds float64's range.
+    """
+    count, n = weights.shape
+    gamma = (n + 4) * _EPS  # relative rounding of a sum of n + 3 terms (gamma_k = k u / (1 - k u), u = eps/2)
+    value, bound = np.zeros(count), np.zeros(count)
+    with np.errstate(over="ignore", invalid="ignore"):  # sums of entries near 1e308 overflow to inf: no test holds
+        plus = np.maximum(weights, 0.0).sum(axis=1)
+        minus = np.minimum(weights, 0.0).sum(axis=1)
+        spread = plus - minus
+        high, low = np.maximum(a, 0.0), np.minimum(a, 0.0)
+        never = b + high + plus + gamma * (np.abs(b) + high + plus) <= 0
+        always = ~never & (b + low + minus - gamma * (np.abs(b) - low - minus) >= 0)
+        size = np.abs(a) + np.abs(b) + spread
+    value[never] = p / 3.0
+    if always.any():
+        value[always], bound[always] = _always_on(weights[always], a[always], b[always], p, gamma, rows[always])
+    nonzero = np.any(weights != 0.0, axis=1)
+    tiny = ~never & ~always & (np.abs(weights).max(axis=1, initial=0.0) < TINY)  # includes nu = 0
+    for local in np.flatnonzero(tiny):
+        value[local] = float(row_function(np.array([0.0]), float(a[local]), float(b[local]), p)[0])
+        if not math.isfinite(value[local]):
+            raise _overflow(int(rows[local]), 2 * math.log10(size[local]))
+        if nonzero[local]:
+            lipschitz = (2 * (abs(b[local]) + spread[local]) + p * abs(a[local] - 1.0)) * 0.5 * p * spread[local]
+            bound[local] = lipschitz * (1 + gamma) + gamma * value[local]
+    done = never | always | tiny
+    limit = f"{LIMIT:.0e}".replace("e+", "e")
+    for local in np.flatnonzero(~done & ~(size <= LIMIT)):
+        raise ParameterError(
+            f"row {int(rows[local])} of W and b has |W_ii| + |b_i| + sum_j |W_ij| = {size[local]:.3g}, beyond the "
+            f"exact method's range (its fourth powers overflow float64); valid: at most {limit}, or a row that "
+            f"never fires (b_i + max(W_ii, 0) + sum_j max(W_ij, 0) <= 0) or always fires")
+    return done, value, bound
+
+
 def _rows(W: np.ndarray, b: np.ndarray, p: float, chosen: np.ndarray, rtol: float,
           device: str | None = None) -> _Rows:
     """All chosen rows: blocks of BLOCK rows, then retries with a longer t range for rows over tolerance.
@@ -508,17 +629,33 @@ def _rows(W: np.ndarray, b: np.ndarray, p: float, chosen: np.ndarray, rtol: floa
     out["terms"] = np.zeros(count, dtype=np.int64)
     out["decay"] = np.zeros(count)
     a_all = W[chosen, chosen]
-    tol = np.full(count, rtol * p / 3.0)
-    theta = np.full(count, THETA)
-    log_delta = 2 * np.log(tol / 3) - 4.0
     pending = np.arange(count)
     weights = W[chosen].copy()
     weights[np.arange(count), chosen] = 0.0
-    zero = ~np.any(weights != 0.0, axis=1)
-    for index in np.flatnonzero(zero):  # nu = 0 exactly
-        out["value"][index] = float(row_function(np.array([0.0]), float(a_all[index]), float(b[chosen[index]]), p)[0])
-        out["terms"][index] = 0
-    pending = pending[~zero]
+    done, value, bound = _closed_rows(weights, a_all, b[chosen], p, chosen)
+    out["value"][done], out["bound"][done] = value[done], bound[done]
+    pending = pending[~done]
+    # The target: rtol p/3 (W = 0's loss as the scale), or relative, f E q with f = max(rtol / SPAN, FLOOR eps),
+    # for rows whose loss scale E q(m) >= E h (q = alpha0 + alpha2 m^2, E m^2 = beta^2 + kappa2 S) is beyond
+    # SPAN p/3 (weights or biases far from order 1), so that they aim at a relative accuracy as others do
+    with np.errstate(over="ignore"):
+        beta = b[chosen] + 0.5 * p * weights.sum(axis=1)
+        variance = (p / 3 - p * p / 4) * (weights * weights).sum(axis=1)
+        scale = p * (2 * a_all * a_all + 1) + (1 + p) * (beta * beta + variance)
+    relative = max(rtol / SPAN, FLOOR * _EPS)
+    floored = relative * scale > rtol * p / 3.0
+    tol = np.where(floored, relative * scale, rtol * p / 3.0)
+    # A diagonal so small that the middle piece's derivatives (~ p / a^2 over a width |a|) would swamp the Fourier
+    # terms is taken as 0: |h_a - h_0| <= p |a| (|m| + (|a| + 2)/3), with E |m| <= |b| + (p/2) sum_j |W_ij|
+    with np.errstate(over="ignore"):
+        mean_size = np.abs(b[chosen]) + 0.5 * p * np.abs(weights).sum(axis=1)
+        flat_error = p * np.abs(a_all) * (mean_size + (np.abs(a_all) + 2) / 3)
+    flat = (a_all != 0) & (flat_error <= tol / 3)
+    a_all = np.where(flat, 0.0, a_all)
+    theta = np.full(count, THETA)
+    # P(outside) aims at (tol/3)^2 e^-4 in units of the row's scale (1, or E q where relative): the window
+    # bound sqrt(E q^2 delta) is then about tol/3 e^-2
+    log_delta = 2 * np.log(np.where(floored, relative, tol) / 3) - 4.0
     for _ in range(16):
         if pending.size == 0:
             break
@@ -544,6 +681,7 @@ def _rows(W: np.ndarray, b: np.ndarray, p: float, chosen: np.ndarray, rtol: floa
                         theta[index] *= float(np.clip(ratio ** (1 / 3) * 1.15, 1.3, 16.0))
                 again.append(index)
         pending = np.array(again, dtype=np.int64)
+    out["bound"] += np.where(flat & ~done, flat_error, 0.0)
     return _Rows(**out)
 
 
@@ -574,10 +712,13 @@ def exact_loss(W, b, p: float, rows: int | None = None, seed: int = 0, rtol: flo
                device: str | None = None) -> ExactLoss:
     """E[(1/n) ||ReLU(W x + b) - x||^2] exactly (module docstring), over all rows or ``rows`` drawn at random.
 
-    Each row's error is aimed below ``rtol * p/3`` (the loss of W = 0); the bound actually reached
-    is reported. ``device``: None (numpy), "auto" (CUDA if torch sees one, else numpy), "cpu" (torch
-    on the CPU) or "cuda"/"cuda:N" (torch on that GPU); the torch path is the same computation
-    (``exact_torch``). ParameterError (a ValueError) on bad input or an unavailable device.
+    Each row's error is aimed below ``rtol * p/3`` (the loss of W = 0), or, for a row whose loss scale
+    E q(m) exceeds SPAN p/3 (weights far from order 1), below a relative rtol / SPAN of it; the bound
+    actually reached is reported. ``device``: None (numpy), "auto" (CUDA if torch sees one, else
+    numpy), "cpu" (torch on the CPU) or "cuda"/"cuda:N" (torch on that GPU); the torch path is the
+    same computation (``exact_torch``). ParameterError (a ValueError) on bad input or an unavailable device, for
+    p < P_MIN, for a row beyond the method's range (|W_ii| + |b_i| + sum_j |W_ij| > LIMIT, unless it
+    never or always fires) and for a row whose loss exceeds float64's range.
 
     >>> import numpy as np
     >>> result = exact_loss(np.zeros((4, 4)), np.zeros(4), 0.3)  # W = 0: p/3
@@ -588,6 +729,9 @@ def exact_loss(W, b, p: float, rows: int | None = None, seed: int = 0, rtol: flo
     if np.ndim(p) != 0:
         raise ParameterError(f"feature_probability (p) must be a single number; valid: {FEATURE_PROBABILITY.domain_text()}")
     p = float(p)
+    if p < P_MIN:
+        raise ParameterError(f"feature_probability (p) = {p!r} is below the exact method's {P_MIN:g} (its target "
+                             f"rtol p/3 must stay a normal float64); valid: p in [{P_MIN:g}, 1)")
     try:
         W = np.asarray(W, dtype=float)
         b = np.asarray(b, dtype=float)
@@ -607,8 +751,13 @@ def exact_loss(W, b, p: float, rows: int | None = None, seed: int = 0, rtol: flo
             raise ParameterError(f"rows = {rows!r} is out of range; valid: rows an integer in [1, {n}]")
         chosen = np.sort(np.random.default_rng(seed).choice(n, size=int(rows), replace=False))
     result = _rows(W, b, p, chosen, float(rtol), device)
-    values = result.value
-    count = len(values)
+    count = len(result.value)
+    # losses up to 1.8e308 each: their mean, spread and bound in units of a power of two (exact), as
+    # sums and squares of them would overflow
+    top = float(max(np.max(result.value), np.max(result.bound)))
+    shift = int(np.frexp(top)[1]) if top > 2.0**400 else 0
+    values, bounds = np.ldexp(result.value, -shift), np.ldexp(result.bound, -shift)
     se = float(values.std(ddof=1) / math.sqrt(count) * math.sqrt(1 - count / n)) if count > 1 else 0.0
-    return ExactLoss(loss=float(values.mean()), error_bound=float(result.bound.mean()), standard_error=se,
-                     rows=count, n=n, terms=int(result.terms.max()))
+    return ExactLoss(loss=math.ldexp(float(values.mean()), shift), error_bound=math.ldexp(float(bounds.mean()), shift),
+                     standard_error=math.ldexp(se, shift), rows=count, n=n,
+                     terms=int(result.terms.max()))

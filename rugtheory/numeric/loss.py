@@ -27,9 +27,22 @@ from typing import Any
 import numpy as np
 
 from ..errors import ParameterError
-from ..parameters import BIAS, DIAG, FEATURE_PROBABILITY, PRECISION, SAMPLES, SIGMA, check_method, check_seed
+from ..parameters import (
+    BIAS,
+    DIAG,
+    FEATURE_PROBABILITY,
+    PRECISION,
+    SAMPLES,
+    SIGMA,
+    Parameter,
+    check_method,
+    check_seed,
+)
 
-__all__ = ["CLOSED_FORM_RELATIVE_ERROR", "METHODS", "LossEstimate", "estimate_loss", "meanfield_loss"]
+__all__ = [
+    "CLOSED_FORM_RELATIVE_ERROR", "MAGNITUDE_LIMIT", "METHODS", "LossEstimate", "check_magnitude", "estimate_loss",
+    "meanfield_loss",
+]
 
 METHODS = ("closed_form", "quadrature", "mpmath", "monte_carlo")
 
@@ -38,8 +51,14 @@ METHODS = ("closed_form", "quadrature", "mpmath", "monte_carlo")
 # the assembly adds a few roundings. Against the mpmath reference the measured disagreement is
 # ~1e-16 typically (median of 1500 random points over p in [1e-30, 1)) and 1.6e-14 at worst;
 # on the table of tests/test_loss_methods.py the worst is 1.1e-14 (p = 1e-8, beta = -3 sigma).
-# 1e-13 covers that with a margin. (Known exception: nan for 0 < |a| < ~1e-162, see that test.)
+# 1e-13 covers that with a margin. (0 < |a| < 1e-100 takes the quadrature branch; tests/test_loss_methods.py.)
 CLOSED_FORM_RELATIVE_ERROR = 1e-13
+
+# The range of a, sigma and bias every method takes. The loss is quadratic in them, but the closed form's
+# tail terms form fourth powers before dividing (sigma^2 (a sigma J_3) / a^2, _generated.py), and the
+# Monte Carlo sums squares of squared residuals: 1e75^4 = 1e300 stays below float64's 1.8e308. (The
+# mpmath reference has no overflow, but at 1e100 it was measured to drop the active part: held to it too.)
+MAGNITUDE_LIMIT = 1e75
 
 
 @dataclass(frozen=True)
@@ -70,10 +89,23 @@ def _validated(p: Any, a: Any, sigma: Any, bias: Any, method: Any, precision: An
         SIGMA.validate(sigma),
         BIAS.validate(bias),
     )
+    for parameter, value in zip((DIAG, SIGMA, BIAS), values[1:]):
+        check_magnitude(parameter, value)
     PRECISION.validate(precision)
     SAMPLES.validate(samples)
     check_seed(seed)
     return method, values
+
+
+def check_magnitude(parameter: Parameter, value: Any) -> None:
+    """ParameterError unless every |value| <= MAGNITUDE_LIMIT, the range of every method (see there)."""
+    array = np.abs(np.asarray(value, dtype=float))
+    if np.any(array > MAGNITUDE_LIMIT):
+        bad = float(np.asarray(value, dtype=float)[array > MAGNITUDE_LIMIT].flat[0] if array.ndim else value)
+        symbol, limit = parameter.symbol, f"{MAGNITUDE_LIMIT:.0e}".replace("e+", "e")
+        valid = f"0 <= {symbol} <= {limit}" if parameter.lower >= 0 else f"|{symbol}| <= {limit}"
+        raise ParameterError(f"{parameter.label} = {bad!r} is beyond the mean-field methods' range (float64 "
+                             f"overflows in fourth powers of it); valid: {valid}")
 
 
 def _require_scalars(method: str, values: tuple[Any, ...]) -> None:

@@ -76,18 +76,24 @@ def family_loss_mc(
     rng = np.random.default_rng(seed)
     n_off = samples // 2
     n_on = samples - n_off
+    # residuals in units of a power of two (exact) when a, sigma or beta is huge: their squared deviations
+    # (fourth powers) would overflow float64 beyond ~1e77
+    size = max(abs(a), abs(beta), sigma)
+    shift = math.frexp(size)[1] if size > 2.0**100 else 0
+    unit = math.ldexp(1.0, -shift)
     off, on = _Moments(), _Moments()
     for n in _chunks(n_off):
-        off.add(activation(beta + sigma * rng.standard_normal(n)) ** 2)
+        off.add((activation(beta + sigma * rng.standard_normal(n)) * unit) ** 2)
     for n in _chunks(n_on):
         u = rng.random(n)
-        off_by = activation(a * u + beta + sigma * rng.standard_normal(n)) - u
+        off_by = (activation(a * u + beta + sigma * rng.standard_normal(n)) - u) * unit
         on.add(off_by * off_by)
     loss = (1.0 - p) * off.mean + p * on.mean
     error = math.sqrt(
         (1.0 - p) ** 2 * off.variance / max(off.count, 1) + p**2 * on.variance / max(on.count, 1)
     )
-    return MonteCarloEstimate(loss=float(loss), standard_error=float(error), samples=int(samples))
+    return MonteCarloEstimate(loss=math.ldexp(float(loss), 2 * shift),
+                              standard_error=math.ldexp(float(error), 2 * shift), samples=int(samples))
 
 
 def _relu(z: np.ndarray) -> np.ndarray:

@@ -19,14 +19,16 @@ from __future__ import annotations
 
 import itertools
 import math
+from fractions import Fraction
 
 from scipy.integrate import quad
 from scipy.special import ndtr
 
-__all__ = ["EPSREL", "Z_MAX", "meanfield_loss_quad", "meanfield_loss_quad_with_error"]
+__all__ = ["EPSREL", "THIN", "Z_MAX", "meanfield_loss_quad", "meanfield_loss_quad_with_error"]
 
 EPSREL = 1e-11
 Z_MAX = 40.0
+THIN = 1e-6  # layers of width sigma/|a| below this are integrated in delta = u - u_c (``_active_thin``)
 _LIMIT = 200
 _LAYER_OFFSETS = (-40.0, -8.0, -2.0, 0.0, 2.0, 8.0, 40.0)  # in units of sigma/|a| around u_c
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -63,11 +65,15 @@ def _square_moment_above(offset: float, sigma: float, z_lo: float) -> tuple[floa
 
 def _inner(u: float, a: float, sigma: float, beta: float) -> tuple[float, float]:
     """E[(ReLU(a u + beta + sigma Z) - u)^2] for sigma > 0, with an error estimate."""
-    mean = a * u + beta
+    # (a - 1) u + beta, not mean - u: the latter cancels when a u ~ u >> |beta|.
+    return _inner_at(u, a * u + beta, (a - 1.0) * u + beta, sigma)
+
+
+def _inner_at(u: float, mean: float, residual: float, sigma: float) -> tuple[float, float]:
+    """E[(ReLU(mean + sigma Z) - u)^2] given mean = a u + beta and residual = mean - u, each formed accurately."""
     kink = -mean / sigma
     clipped = u * u * float(ndtr(kink)) if kink > -Z_MAX else 0.0
-    # (a - 1) u + beta, not mean - u: the latter cancels when a u ~ u >> |beta|.
-    value, error = _square_moment_above((a - 1.0) * u + beta, sigma, max(kink, -Z_MAX))
+    value, error = _square_moment_above(residual, sigma, max(kink, -Z_MAX))
     return clipped + value, error
 
 
@@ -84,8 +90,43 @@ def _outer_points(a: float, sigma: float, beta: float) -> list[float]:
     return sorted(points)
 
 
+def _active_thin(a: float, sigma: float, beta: float) -> tuple[float, float]:
+    """``_active`` in delta = u - u_c for a layer of width sigma/|a| < THIN around u_c = -beta/a in [0, 1].
+
+    Next to u_c the offsets k sigma/|a| are not representable in u (below its resolution eps u_c), but are in
+    delta; the mean a u + beta = a delta + r0 is formed from r0 = a u_c + beta, rounded once from its exact
+    value. The residual mean - u is taken whichever way cancels less: mean - u, or (a - 1) u + beta.
+    """
+    centre = -beta / a
+    offset = float(Fraction(a) * Fraction(centre) + Fraction(beta))
+    width = sigma / abs(a)
+    lo, hi = -centre, 1.0 - centre
+    points = sorted({lo, hi} | {k * width for k in _LAYER_OFFSETS if lo < k * width < hi})
+    inner_errors: list[float] = []
+
+    def integrand(delta: float) -> float:
+        u = centre + delta
+        mean = a * delta + offset
+        direct, split = max(abs(mean), abs(u)), abs(a - 1.0) * abs(u) + abs(beta)
+        residual = mean - u if direct <= split else (a - 1.0) * u + beta
+        value, error = _inner_at(u, mean, residual, sigma)
+        inner_errors.append(error)
+        return value
+
+    value, error = 0.0, 0.0
+    for left, right in itertools.pairwise(points):
+        v, e = _quad(integrand, left, right)
+        value += v
+        error += e
+    return value, error + max(inner_errors, default=0.0)
+
+
 def _active(a: float, sigma: float, beta: float) -> tuple[float, float]:
     """int_0^1 E[(ReLU(a u + beta + sigma Z) - u)^2] du and its error estimate."""
+    if sigma != 0.0 and a != 0.0 and sigma / abs(a) < THIN:
+        centre, width = -beta / a, sigma / abs(a)
+        if -Z_MAX * width < centre and centre - 1.0 < Z_MAX * width:  # the layer meets [0, 1]
+            return _active_thin(a, sigma, beta)
     points = _outer_points(a, sigma, beta)
     if sigma == 0.0:
 

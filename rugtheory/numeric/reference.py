@@ -32,6 +32,7 @@ import mpmath
 
 from ..errors import ParameterError
 from ..parameters import BIAS, DIAG, FEATURE_PROBABILITY, PRECISION, SIGMA
+from .loss import check_magnitude
 
 __all__ = ["MAX_WORKING_DPS", "RECHECK_DIGITS", "meanfield_loss_mp", "tied_derivatives_mp"]
 
@@ -209,8 +210,9 @@ def meanfield_loss_mp(p: Real, a: Real, sigma: Real, beta: Real, precision: int 
     """The mean-field loss l(a, sigma, beta; p) to ``precision`` significant digits.
 
     THEORY.md, "Mean-field (large n) limit". Inputs may be floats (taken exactly), ints,
-    decimal strings or mpf. Raises ParameterError for inputs outside their domains or
-    precision < 16, and RuntimeError if the digits cannot be reached within MAX_WORKING_DPS.
+    decimal strings or mpf. Raises ParameterError for inputs outside their domains or the
+    methods' range |a|, sigma, |beta| <= 1e75 (``loss.MAGNITUDE_LIMIT``), or precision < 16, and
+    RuntimeError if the digits cannot be reached within MAX_WORKING_DPS.
 
     >>> float(meanfield_loss_mp(0.1, 1.0, 0.0, 0.0))  # a = 1, b = 0, no interference: exact
     0.0
@@ -218,6 +220,8 @@ def meanfield_loss_mp(p: Real, a: Real, sigma: Real, beta: Real, precision: int 
     precision = _check_precision(precision)
     for parameter, value in ((FEATURE_PROBABILITY, p), (DIAG, a), (SIGMA, sigma), (BIAS, beta)):
         _validate(parameter, value)
+    for parameter, value in ((DIAG, a), (SIGMA, sigma), (BIAS, beta)):
+        check_magnitude(parameter, _as_float(value))
     if _fraction(sigma) == 0:
         exact = _piecewise_polynomial_loss(p, a, beta)
         with mpmath.workdps(precision + 10):
