@@ -63,7 +63,7 @@ from rugtheory.harness import TrainConfig, train
 
 
 def naive(n: int, m: int, p: float, batch: int, steps: int, seed: int, lr: float,
-          start: dict[str, torch.Tensor] | None = None) -> tuple[list[float], float]:
+          start: dict[str, torch.Tensor] | None = None, device: str = "cpu") -> tuple[list[float], float]:
     """(seconds of each step after the warm-up, final loss) of the reference-style loop for one model.
 
     ``start``: initial W_in (m, n), W_out (n, m) and b (n,), else Xavier normal weights and b = 0.
@@ -80,13 +80,14 @@ def naive(n: int, m: int, p: float, batch: int, steps: int, seed: int, lr: float
     if start is None:
         start = {"W_in": torch.randn(m, n, generator=init) * std, "W_out": torch.randn(n, m, generator=init) * std,
                  "b": torch.zeros(n)}
-    w_in, w_out, b = (torch.nn.Parameter(start[name].detach().clone()) for name in ("W_in", "W_out", "b"))
+    w_in, w_out, b = (torch.nn.Parameter(start[name].detach().to(device).clone()) for name in ("W_in", "W_out", "b"))
     optimizer = torch.optim.Adam([w_in, w_out, b], lr=lr)
     batches = iter(loader)
     times = []
     for step in range(steps + 1):
         started = time.perf_counter()
         (x,) = next(batches)
+        x = x.to(device)  # reference code moves each host batch to the device
         y = torch.relu(x @ w_in.T @ w_out.T + b)
         loss = torch.nn.functional.mse_loss(y, x)
         optimizer.zero_grad()
@@ -136,7 +137,14 @@ def size_steps(n: int) -> int:
     return max(3, round(20 * (1024 / n) ** 2))
 
 
-def states(n: int, m: int, p: float, batch: int, seed: int, fire: float) -> dict[str, dict[str, torch.Tensor]]:
+def _sync(device: torch.device) -> None:
+    """Wait for the device's queued work, so that a wall-clock stamp times it (no-op on the CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def states(n: int, m: int, p: float, batch: int, seed: int, fire: float,
+           device: torch.device = torch.device("cpu")) -> dict[str, dict[str, torch.Tensor]]:
     """The "early" (initial) and "late" (trained-like, a fraction ``fire`` fires) weights, K = 1, fp32."""
     from rugtheory.harness.model import init_weights
     from rugtheory.harness.sparse import sample_sparse
@@ -149,7 +157,8 @@ def states(n: int, m: int, p: float, batch: int, seed: int, fire: float) -> dict
         rank = min(pre.numel(), max(1, math.ceil((1.0 - fire) * pre.numel())))
         threshold = float(pre.reshape(-1).kthvalue(rank).values)
     late = dict(early, b=torch.full_like(early["b"], -threshold))
-    return {"early": early, "late": late}
+    return {state: {name: value.to(device) for name, value in weights.items()}
+            for state, weights in (("early", early), ("late", late))}
 
 
 def firing(weights: dict[str, torch.Tensor], p: float, batch: int, n: int, seed: int) -> float:
@@ -159,7 +168,7 @@ def firing(weights: dict[str, torch.Tensor], p: float, batch: int, n: int, seed:
 
     x = sample_sparse(torch.tensor([p]), batch, n, torch.Generator().manual_seed(seed + 2)).dense()
     with torch.no_grad():
-        return float((forward(weights, x) > 0).double().mean())
+        return float((forward(weights, x.to(weights["b"].device)) > 0).double().mean())
 
 
 def sparse_step(start: dict[str, torch.Tensor], p: float, batch: int, steps: int, seed: int,
@@ -170,37 +179,46 @@ def sparse_step(start: dict[str, torch.Tensor], p: float, batch: int, steps: int
     from rugtheory.harness.sparse import sample_sparse, sparse_losses
 
     weights = {name: value.detach().clone().requires_grad_() for name, value in start.items()}
-    n = weights["b"].shape[1]
+    n, device = weights["b"].shape[1], weights["b"].device
     optimizer = torch.optim.Adam([{"params": [weights["W_in"], weights["W_out"]], "lr": default_lr(n)},
                                   {"params": [weights["b"]], "lr": DEFAULT_BIAS_LR}])
-    generator = torch.Generator().manual_seed(seed)
-    probability = torch.tensor([p])
-    window = torch.zeros(1)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    probability = torch.tensor([p], device=device)
+    window = torch.zeros(1, device=device)
     times, updates = [], []
     for step in range(steps + 1):
+        _sync(device)
         started = time.perf_counter()
         loss = sparse_losses(weights, sample_sparse(probability, batch, n, generator), method=method)
         optimizer.zero_grad(set_to_none=True)
         loss.sum().backward()
+        _sync(device)
         update = time.perf_counter()
         optimizer.step()
         window += loss.detach()
+        _sync(device)
         if step >= 1:  # step 0 is the warm-up
             times.append(time.perf_counter() - started)
             updates.append(time.perf_counter() - update)
     return times, updates
 
 
-def product_floor(n: int, m: int, batch: int, repeats: int) -> list[float]:
+def product_floor(n: int, m: int, batch: int, repeats: int, device: torch.device = torch.device("cpu")) -> list[float]:
     """Seconds of each (1, B, m) by (1, m, n) ``torch.bmm`` (B m n multiply-adds) after one warm-up."""
-    hidden, w_out_t = torch.randn(1, batch, m), torch.randn(1, m, n)
+    hidden, w_out_t = torch.randn(1, batch, m, device=device), torch.randn(1, m, n, device=device)
     times = []
     for repeat in range(repeats + 1):
+        _sync(device)
         started = time.perf_counter()
         torch.bmm(hidden, w_out_t)
+        _sync(device)
         if repeat >= 1:
             times.append(time.perf_counter() - started)
     return times
+
+
+def _device_name(device: str) -> str:
+    return device if not device.startswith("cuda") else f"{device} ({torch.cuda.get_device_name(device)})"
 
 
 def _machine() -> str:
@@ -220,20 +238,22 @@ def large_n(args: argparse.Namespace) -> int:
     from rugtheory.harness.sparse import choose_method, sample_sparse
 
     r = 0.25 if args.r is None else args.r
+    device = torch.device(args.device)
     records, loads = [], []
     for n in args.sizes:
         m, steps = round(r * n), args.steps or size_steps(n)
         before = os.getloadavg()
         method = choose_method(sample_sparse(torch.tensor([args.p]), args.batch_size, n, torch.Generator()), m)
-        for state, weights in states(n, m, args.p, args.batch_size, args.seed, args.late_fire).items():
+        for state, weights in states(n, m, args.p, args.batch_size, args.seed, args.late_fire, device).items():
             one = {name: value[0] for name, value in weights.items()}  # the naive loop's unbatched weights
             record = {"n": n, "m": m, "state": state, "steps": steps, "auto": method,
                       "fired": firing(weights, args.p, args.batch_size, n, args.seed),
-                      "naive": naive(n, m, args.p, args.batch_size, steps, args.seed, default_lr(n), one)[0]}
+                      "naive": naive(n, m, args.p, args.batch_size, steps, args.seed, default_lr(n), one,
+                                     device=args.device)[0]}
             record["composed"] = sparse_step(weights, args.p, args.batch_size, steps, args.seed, "composed")[0]
             record["factored"], record["adam"] = sparse_step(weights, args.p, args.batch_size, steps, args.seed,
                                                              "factored")
-            record["floor"] = product_floor(n, m, args.batch_size, steps)
+            record["floor"] = product_floor(n, m, args.batch_size, steps, device)
             records.append(record)
             print(json.dumps({key: value if not isinstance(value, list) else statistics.median(value)
                               for key, value in record.items()}), flush=True)
@@ -256,7 +276,7 @@ def _large_n_report(args: argparse.Namespace, r: float, records: list[dict], loa
         f"- command: `{command.strip()}`",
         (f"- r = {r} (m = r n), p = {args.p}, batch B = {args.batch_size}, one instance, fp32, seed = {args.seed};"
          " ms per step = the median over the timed steps, after one warm-up step each"),
-        f"- machine: {_machine()}; environment: {environment or 'no thread or malloc variables set'}",
+        f"- device: {_device_name(args.device)}; machine: {_machine()}; environment: {environment or 'no thread or malloc variables set'}",
         *(f"- n = {n}: load average before {a[0]:.2f} {a[1]:.2f} {a[2]:.2f}, after {b[0]:.2f} {b[1]:.2f} {b[2]:.2f}"
           " (1/5/15 min)" for n, a, b in loads),
         ("- early: the harness's initial weights (b = 0); late: trained-like, the same weights with one bias set so"
@@ -276,6 +296,15 @@ def _large_n_report(args: argparse.Namespace, r: float, records: list[dict], loa
             f"| {record['n']} | {record['m']} | {record['state']} | {record['steps']} | {record['fired']:.3f} "
             f"| {t['naive']:.1f} | {t['composed']:.1f} | {t['factored']:.1f} | {t['adam']:.1f} | {t['floor']:.1f} "
             f"| {t['factored'] / t['floor']:.2f} | {t['naive'] / t['factored']:.1f} | {record['auto']} |")
+    lines += ["", "Achieved rate, counting the floor's 2 B m n flops (the least an exact step does):", ""]
+    for record in records:
+        t, flops = ms[id(record)], 2.0 * args.batch_size * record["m"] * record["n"]
+        rate = {key: flops / (t[key] * 1e-3) / 1e12 for key in ("floor", "factored")}
+        share = "" if not args.peak_tflops else (
+            f" ({rate['floor'] / args.peak_tflops:.0%} and {rate['factored'] / args.peak_tflops:.0%} of the "
+            f"{args.peak_tflops:g} TFLOP/s peak)")
+        lines.append(f"- n = {record['n']}, {record['state']}: floor {rate['floor']:.3g} TFLOP/s, factored step "
+                     f"{rate['factored']:.3g} TFLOP/s floor-equivalent{share}")
     lines += ["", "Targets: factored within 1.5x of the floor at n >= 2048; at least 4x the naive loop at n = 2048.", ""]
     for record in records:
         t = ms[id(record)]
@@ -306,6 +335,9 @@ def main() -> int:
     parser.add_argument("--late-fire", type=float, default=0.03,
                         help="with --sizes: the fraction of outputs that fire in the late state")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
+    parser.add_argument("--device", default="cpu", help="with --sizes: cpu or cuda (default cpu)")
+    parser.add_argument("--peak-tflops", type=float, default=None,
+                        help="with --sizes: the device's fp32 peak, to report the floor's and the step's share of it")
     parser.add_argument("--out", default=None,
                         help="results file (default benchmarks/results/train_speed.md, or train_speed_large_n.md "
                              "with --sizes)")

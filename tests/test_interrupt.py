@@ -75,12 +75,14 @@ def _kill(args: list[str], delay: float, signum: int, after: Path | None = None)
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
-    """One uninterrupted run: its weights, the wall time from its first checkpoint to its end, its report."""
+    """One uninterrupted run: its weights, the wall time from its first checkpoint to its end, its report,
+    and its training seconds."""
     folder = tmp_path_factory.mktemp("reference") / "run"
     done, _ = _kill(["train", *TRAIN, "--out", str(folder)], 300.0, signal.SIGKILL, after=folder / "checkpoint")
     assert done.returncode == 0, done.stderr
     _, meta = load_checkpoint(folder / "checkpoint")
-    return _weights(folder), time.time() - meta["written_at"] + meta["seconds"], json.loads(done.stdout)
+    after_first = time.time() - meta["written_at"] + meta["seconds"]  # from the first checkpoint to the end
+    return _weights(folder), after_first, json.loads(done.stdout), meta["seconds"]
 
 
 def _trial(tmp: Path, index: int, delay: float, signum: int, reference, from_start: bool = False) -> dict:
@@ -108,8 +110,10 @@ def _trial(tmp: Path, index: int, delay: float, signum: int, reference, from_sta
 
 def test_sigkill_at_random_moments_resumes_bitwise_and_loses_at_most_one_interval(tmp_path, reference):
     rng = np.random.default_rng(20261204)
-    # Most kills land in training or measurement (after the first checkpoint), three in the start-up.
-    delays = [(delay, False) for delay in rng.uniform(0.0, 1.2 * reference[1], size=TRIALS - 3)]
+    # 14 kills in training, 3 in the measurement after it (both timed from the first checkpoint), 3 in the start-up.
+    training, after_first = reference[3], reference[1]
+    delays = [(delay, False) for delay in rng.uniform(0.0, training, size=TRIALS - 6)]
+    delays += [(delay, False) for delay in rng.uniform(training, after_first, size=3)]
     delays += [(delay, True) for delay in rng.uniform(0.05, 1.0, size=3)]
     with ThreadPoolExecutor(2) as pool:
         trials = list(pool.map(
@@ -131,7 +135,7 @@ def test_sigkill_at_random_moments_resumes_bitwise_and_loses_at_most_one_interva
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT (Ctrl-C)"])
 def test_a_stop_signal_saves_on_the_signal_and_says_how_to_resume(tmp_path, reference, signum):
     rng = np.random.default_rng(signum)
-    delays = rng.uniform(0.0, 0.8 * reference[1], size=3)  # after the first checkpoint: in training
+    delays = rng.uniform(0.0, 0.8 * reference[3], size=3)  # after the first checkpoint: in training
     with ThreadPoolExecutor(2) as pool:
         trials = list(pool.map(lambda item: _trial(tmp_path, item[0], item[1], signum, reference), enumerate(delays)))
     caught = [trial for trial in trials if trial["rc"] == 128 + signum]
