@@ -55,6 +55,7 @@ from pathlib import Path
 
 import torch
 
+CPU = torch.device("cpu")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -144,7 +145,7 @@ def _sync(device: torch.device) -> None:
 
 
 def states(n: int, m: int, p: float, batch: int, seed: int, fire: float,
-           device: torch.device = torch.device("cpu")) -> dict[str, dict[str, torch.Tensor]]:
+           device: torch.device = CPU) -> dict[str, dict[str, torch.Tensor]]:
     """The "early" (initial) and "late" (trained-like, a fraction ``fire`` fires) weights, K = 1, fp32."""
     from rugtheory.harness.model import init_weights
     from rugtheory.harness.sparse import sample_sparse
@@ -203,7 +204,7 @@ def sparse_step(start: dict[str, torch.Tensor], p: float, batch: int, steps: int
     return times, updates
 
 
-def product_floor(n: int, m: int, batch: int, repeats: int, device: torch.device = torch.device("cpu")) -> list[float]:
+def product_floor(n: int, m: int, batch: int, repeats: int, device: torch.device = CPU) -> list[float]:
     """Seconds of each (1, B, m) by (1, m, n) ``torch.bmm`` (B m n multiply-adds) after one warm-up."""
     hidden, w_out_t = torch.randn(1, batch, m, device=device), torch.randn(1, m, n, device=device)
     times = []

@@ -15,10 +15,10 @@ torch = pytest.importorskip("torch", reason="the CUDA paths need the torch extra
 if not torch.cuda.is_available():
     pytest.skip("no CUDA device here (torch.cuda.is_available() is False)", allow_module_level=True)
 
-from rugtheory.harness import TrainConfig, train  # noqa: E402
-from rugtheory.harness.model import forward, instance_loss  # noqa: E402
-from rugtheory.harness.sparse import sample_sparse, sparse_losses  # noqa: E402
-from rugtheory.numeric.exact import exact_loss  # noqa: E402
+from rugtheory.harness import TrainConfig, train
+from rugtheory.harness.model import forward, instance_loss
+from rugtheory.harness.sparse import sample_sparse, sparse_losses
+from rugtheory.numeric.exact import exact_loss
 
 CUDA = torch.device("cuda")
 
