@@ -69,6 +69,7 @@ def summary_markdown(rows: Sequence[dict[str, Any]], meta: dict[str, Any]) -> st
         f"- device: {meta.get('device')}; seeds: {meta.get('seeds')}; wall time: {meta.get('seconds', 0):.1f} s",
         f"- machine: {meta.get('machine')}; torch {meta.get('torch')}",
         f"- training: {meta.get('training')}",
+        *([f"- **partial results: {meta['partial']}**"] if meta.get("partial") else []),
         "",
         "loss = measured on fresh data (Monte Carlo, +- one standard error); L* = mean-field optimum;",
         "own = mean-field loss of the model's own row statistics; rug = Hadamard rug at the same (n, r, p),",

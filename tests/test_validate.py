@@ -133,3 +133,25 @@ def test_bad_points_are_one_line(tmp_path, capsys, extra, needle):
         code = stop.code
     err = capsys.readouterr().err
     assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_partial_results_are_written_after_each_group(tmp_path, capsys, monkeypatch):
+    from rugtheory.cli.main import main
+    from rugtheory.harness import grid
+
+    seen = []
+    real = grid._group_rows
+
+    def record(*args, **kwargs):
+        rows = real(*args, **kwargs)
+        summary = tmp_path / "grid" / "summary.md"
+        seen.append(summary.read_text() if summary.exists() else None)
+        return rows
+
+    monkeypatch.setattr(grid, "_group_rows", record)
+    argv = ["validate", "--n", "16", "--points", "0.1:0.5", "0.2:0.25", "--steps", "40", "--batch-size", "64",
+            "--samples", "2000", "--exact-rows", "0", "--device", "cpu", "--no-progress", "--out", str(tmp_path / "grid")]
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert seen[0] is None and "partial results: 1 of 2 cells" in seen[1]  # written after the first group
+    assert "partial" not in (tmp_path / "grid" / "summary.md").read_text()  # the final report

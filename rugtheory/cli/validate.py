@@ -108,23 +108,34 @@ def run(args: argparse.Namespace, emit) -> None:
     chosen = (("steps", args.steps), ("batch_size", args.batch_size), ("kernel", args.kernel))
     options = {key: value for key, value in chosen if value is not None}
     started = time.perf_counter()
+
+    def provenance(rows: list[dict], partial: bool) -> dict:
+        return {
+            "n": list(args.n) if len(args.n) > 1 else args.n[0],
+            "command": "rugtheory " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "rugtheory validate",
+            "device": rows[0]["device"], "seeds": list(args.seeds), "seconds": time.perf_counter() - started,
+            "machine": f"{platform.machine()}, {platform.processor() or platform.node()}, "
+                       f"{torch.get_num_threads()} torch threads",
+            "torch": torch.__version__,
+            "training": {"options": options or "TrainConfig defaults",
+                         "steps_run": sorted({row["steps"] for row in rows})},
+            **({"partial": f"{len(rows)} of {len(cells)} cells (the run goes on)"} if partial else {}),
+        }
+
+    def write_partial(rows: list[dict]) -> None:
+        if len(rows) < len(cells):
+            write_report(rows, provenance(rows, partial=True), args.out)
+
     try:
         rows = cell_rows(cells, device=args.device, out=args.out, resume=args.resume, samples=args.samples,
-                         exact_rows=args.exact_rows, progress=not args.no_progress, overwrite=args.force, **options)
+                         exact_rows=args.exact_rows, progress=not args.no_progress, overwrite=args.force,
+                         on_group=write_partial, **options)
     except Interrupted as stop:
         again = [token for token in sys.argv[1:] if token != "--force"] if sys.argv[1:] else ["validate", "..."]
         command = shlex.join(["rugtheory", *again, *([] if "--resume" in again else ["--resume"])])
         raise Interrupted(f"{stop}; finished groups are kept; resume with: {command}", stop.signum, stop.step,
                           stop.checkpoint) from None
-    meta = {
-        "n": list(args.n) if len(args.n) > 1 else args.n[0], "command": "rugtheory " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "rugtheory validate",
-        "device": rows[0]["device"], "seeds": list(args.seeds), "seconds": time.perf_counter() - started,
-        "machine": f"{platform.machine()}, {platform.processor() or platform.node()}, "
-                   f"{torch.get_num_threads()} torch threads",
-        "torch": torch.__version__,
-        "training": {"options": options or "TrainConfig defaults",
-                     "steps_run": sorted({row["steps"] for row in rows})},
-    }
+    meta = provenance(rows, partial=False)
     files = write_report(rows, meta, args.out)
     from ..gridreport import summary_markdown
 

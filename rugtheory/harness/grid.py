@@ -15,7 +15,7 @@ import dataclasses
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -110,9 +110,12 @@ def cell_rows(
     cells: Sequence[tuple[int, float, float, int]],
     device: str = "auto", out: str | os.PathLike | None = None, resume: bool = False,
     samples: int | None = None, exact_rows: int | None = None, progress: bool = True, overwrite: bool = False,
-    **options: Any,
+    on_group: Callable[[list[dict[str, Any]]], None] | None = None, **options: Any,
 ) -> list[dict[str, Any]]:
     """Train every (n, p, r, seed) cell and measure it; one dict per cell, in the cells' order.
+
+    ``on_group(rows)``, if given, is called after each group with the rows measured so far (to
+    write partial results as they come).
 
     Cells with the same n and m = round(r n) train together in one tensor program. ``options``
     are further ``TrainConfig`` fields (steps, batch_size, lr, ...). The measurement seed is the
@@ -133,6 +136,8 @@ def cell_rows(
             group = dataclasses.replace(group, indices=tuple(where[j] for j in group.indices))
             rows += _group_rows(n, group, r_of, device, out, resume, samples, exact_rows, progress, overwrite,
                                 options)
+            if on_group is not None:
+                on_group(sorted(rows, key=lambda row: row["index"]))
     return sorted(rows, key=lambda row: row["index"])
 
 
