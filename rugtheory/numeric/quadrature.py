@@ -46,6 +46,16 @@ def _quad(function, lo: float, hi: float) -> tuple[float, float]:
     return value, error
 
 
+def _quad_pieces(function, points) -> tuple[float, float]:
+    """The sum of ``_quad`` over consecutive points (the integrand's breakpoints), values and errors."""
+    value, error = 0.0, 0.0
+    for lo, hi in itertools.pairwise(points):
+        v, e = _quad(function, lo, hi)
+        value += v
+        error += e
+    return value, error
+
+
 def _square_moment_above(offset: float, sigma: float, z_lo: float) -> tuple[float, float]:
     """int_{z_lo}^{Z_MAX} (offset + sigma z)^2 phi(z) dz and its error, for z_lo >= -Z_MAX."""
     if z_lo >= Z_MAX:
@@ -113,11 +123,7 @@ def _active_thin(a: float, sigma: float, beta: float) -> tuple[float, float]:
         inner_errors.append(error)
         return value
 
-    value, error = 0.0, 0.0
-    for left, right in itertools.pairwise(points):
-        v, e = _quad(integrand, left, right)
-        value += v
-        error += e
+    value, error = _quad_pieces(integrand, points)
     return value, error + max(inner_errors, default=0.0)
 
 
@@ -141,11 +147,7 @@ def _active(a: float, sigma: float, beta: float) -> tuple[float, float]:
             inner_errors.append(error)
             return value
 
-    value, error = 0.0, 0.0
-    for lo, hi in itertools.pairwise(points):
-        v, e = _quad(integrand, lo, hi)
-        value += v
-        error += e
+    value, error = _quad_pieces(integrand, points)
     if sigma != 0.0 and inner_errors:
         # Each inner error enters the outer rule with a weight <= the interval length 1.
         error += max(inner_errors)
