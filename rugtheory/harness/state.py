@@ -58,6 +58,7 @@ class RunState:
     finished: bool = False
     converged: bool = False
     curve: list[np.ndarray] = field(default_factory=list)  # rows [step, seconds, loss_k..., smooth_k...]
+    saved_steps: int | None = None  # the length of the run a restored state was saved from
 
     def end_step(self, config: TrainConfig) -> int:
         """The step at which the run ends: the decay's start plus its length."""
@@ -203,15 +204,16 @@ def load_state(
             last_loss=arrays["last_loss"].copy(), seconds=float(meta["seconds"]), decay_start=int(meta["decay_start"]),
             finished=bool(meta["finished"]), converged=bool(meta["converged"]),
             curve=[row.copy() for row in arrays.get("curve", np.zeros((0, 0)))],
+            saved_steps=meta["train_config"].get("steps"),
         )
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
         why = (str(error).splitlines() or [type(error).__name__])[0][:100]
         raise CheckpointError(f"checkpoint {str(folder)!r} is incomplete or inconsistent ({why})") from None
-    saved_steps = meta["train_config"].get("steps")
-    if not isinstance(saved_steps, int) or saved_steps > config.steps or not 0 <= state.step <= saved_steps:
+    saved = state.saved_steps
+    if not isinstance(saved, int) or saved > config.steps or not 0 <= state.step <= saved:
         raise CheckpointError(
-            f"cannot resume from {str(folder)!r}: it holds step {state.step} of {saved_steps!r}; "
-            f"valid: steps >= {saved_steps!r} (the run's own length or more)"
+            f"cannot resume from {str(folder)!r}: it holds step {state.step} of {saved!r}; "
+            f"valid: steps >= {saved!r} (the run's own length or more)"
         )
     return state
 

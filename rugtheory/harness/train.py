@@ -37,7 +37,6 @@ from .state import (
     checkpoint_dir,
     curve_array,
     has_checkpoint,
-    load_config,
     load_state,
     save_state,
     stable_dir,
@@ -237,8 +236,8 @@ def train(
 
 def _resumed_state(config: TrainConfig, out, device: torch.device, weights, optimizer, generator) -> RunState:
     """The state to continue from: the last checkpoint, or the stable-phase one for a longer run."""
-    saved_steps = load_config(out).steps
     state = load_state(out, config, device, weights, optimizer, generator)
+    saved_steps = state.saved_steps
     if config.steps == saved_steps:
         return state
     if state.finished or state.step > state.decay_start:  # the decay had begun: branch off before it
