@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..checkpoint import CheckpointError
+from ..checkpoint import WEIGHTS_FILE, CheckpointError
 from ..errors import ParameterError
 from ..outputs import OutputError, fallback_folder
 from ..signals import Interrupted, stop_signals
@@ -241,7 +241,7 @@ def _resumed_state(config: TrainConfig, out, device: torch.device, weights, opti
     if config.steps == saved_steps:
         return state
     if state.finished or state.step > state.decay_start:  # the decay had begun: branch off before it
-        if not (stable_dir(out) / "config.json").is_file():
+        if not (stable_dir(out) / WEIGHTS_FILE).is_file():
             raise CheckpointError(
                 f"cannot extend the run in {str(out)!r} to {config.steps} steps: its decay has begun and it has no "
                 f"stable-phase checkpoint ({stable_dir(out)}); valid: steps = {saved_steps}"
