@@ -8,6 +8,7 @@ its own umask.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import subprocess
@@ -21,6 +22,9 @@ from rugtheory.cli.main import main
 from rugtheory.outputs import OutputError, preflight, write_atomic, write_files
 
 ENV = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+SAFETENSORS = importlib.util.find_spec("safetensors") is not None
+TORCH = importlib.util.find_spec("torch") is not None
+needs_torch = pytest.mark.skipif(not TORCH, reason="training needs the torch extra: pip install 'rugtheory[torch]'")
 TRAIN = ["train", "--n", "16", "--p", "0.1", "--r", "0.25", "--steps", "300", "--batch-size", "64", "--samples", "1000",
          "--exact-rows", "0", "--device", "cpu", "--no-progress", "--json"]
 VALIDATE = ["validate", "--n", "16", "--p-grid", "0.1", "--r-grid", "0.25", "--steps", "200", "--batch-size", "64",
@@ -109,6 +113,7 @@ def test_preflight_removes_the_folders_it_made_for_a_refused_path(mount):
 
 
 @pytest.mark.parametrize("command", [TRAIN, VALIDATE], ids=["train", "validate"])
+@needs_torch
 def test_unwritable_out_is_exit_2_before_training(command, mount, tmp_path):
     readonly = mount("ro,size=64k")
     regular = tmp_path / "plain.txt"
@@ -120,6 +125,7 @@ def test_unwritable_out_is_exit_2_before_training(command, mount, tmp_path):
         assert done.stdout == "" and "falls back to the CPU" not in done.stderr  # refused before the device is chosen
 
 
+@needs_torch
 def test_validate_does_not_touch_an_existing_result_without_resume_or_force(tmp_path):
     out = tmp_path / "grid"
     assert _cli(*VALIDATE, "--out", str(out)).returncode == 0
@@ -133,6 +139,7 @@ def test_validate_does_not_touch_an_existing_result_without_resume_or_force(tmp_
     assert json.loads((out / "results.json").read_text())["rows"][0]["steps"] == 200
 
 
+@needs_torch
 def test_train_refuses_an_earlier_run_and_force_starts_again(tmp_path):
     out = tmp_path / "run"
     first = _cli(*TRAIN, "--out", str(out))
@@ -189,14 +196,20 @@ def test_written_files_follow_the_umask(tmp_path, mask, mode):
     code = (
         "import os, sys; os.umask(int(sys.argv[2], 8))\n"
         "from rugtheory.checkpoint import save_checkpoint, write_atomic\n"
+        "from rugtheory.outputs import write_files\n"
         "import numpy as np\n"
         "write_atomic(os.path.join(sys.argv[1], 'a.txt'), b'a')\n"
-        "save_checkpoint(os.path.join(sys.argv[1], 'run'), {'W': np.eye(2)}, {'n': 2})\n"
+        "write_files(os.path.join(sys.argv[1], 'files'), {'b.txt': b'b'})\n"
+        "if HAVE_SAFETENSORS: save_checkpoint(os.path.join(sys.argv[1], 'run'), {'W': np.eye(2)}, {'n': 2})\n"
     )
+    code = f"HAVE_SAFETENSORS = {SAFETENSORS}\n" + code
     done = subprocess.run([sys.executable, "-c", code, str(tmp_path), oct(mask)[2:]], capture_output=True, text=True,
                           check=False)
     assert done.returncode == 0, done.stderr
-    for path in (tmp_path / "a.txt", tmp_path / "run" / "weights.safetensors", tmp_path / "run" / "config.json"):
+    paths = [tmp_path / "a.txt", tmp_path / "files" / "b.txt"]
+    if SAFETENSORS:  # checkpoints need the torch extra; the atomic writer does not
+        paths += [tmp_path / "run" / "weights.safetensors", tmp_path / "run" / "config.json"]
+    for path in paths:
         assert path.stat().st_mode & 0o777 == mode, (path, oct(path.stat().st_mode))
 
 
