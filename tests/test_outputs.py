@@ -236,3 +236,19 @@ def test_other_writers_refuse_to_overwrite_without_force(tmp_path, command, opti
     _one_line_error(done, "already holds results")
     assert done.stdout == "" and _tree_hash(tmp_path) == before
     assert _cli(*command, option, target, "--force").returncode == 0
+
+
+@needs_torch
+def test_an_immutable_folder_is_exit_2_before_training(tmp_path):
+    folder = tmp_path / "immutable"
+    folder.mkdir()
+    made = subprocess.run(["chattr", "+i", str(folder)], capture_output=True, text=True, check=False)
+    if made.returncode != 0:
+        pytest.skip(f"cannot make a folder immutable here ({made.stderr.strip() or 'chattr failed'})")
+    try:
+        for command in (TRAIN, VALIDATE):
+            done = _cli(*command, "--out", str(folder / "run"))
+            _one_line_error(done, "Operation not permitted")
+            assert done.stdout == ""
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], capture_output=True, check=False)
